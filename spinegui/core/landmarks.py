@@ -1,0 +1,173 @@
+"""Landmarks of one image and their validation.
+
+Canonical layout: float64 array of shape (V, 4, 2); per vertebra the corners
+TL, TR, BL, BR as seen on the image; (x, y) in pixels of the original image,
+x to the right, y down. Flattening gives the AASCE (4V, 2) layout.
+
+Validation never raises for anatomical oddities; it returns a list of
+``LandmarkProblem`` so importers can report label noise instead of dropping
+records. ``as_landmarks`` raises only for data that cannot be landmarks at all
+(wrong count, NaN).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from spinegui.core.errors import LandmarkError
+from spinegui.core.templates import CORNERS, SpineTemplate, get_template
+
+
+@dataclass(frozen=True)
+class LandmarkProblem:
+    """One finding of ``validate``; ``vertebra`` is an index or None."""
+
+    kind: str  # "outside", "crossed_lr", "crossed_tb", "order"
+    vertebra: int | None
+    message: str
+
+
+def as_landmarks(points, template: str | SpineTemplate) -> np.ndarray:
+    """Coerce (V,4,2), (4V,2) or flat (8V,) AASCE-ordered points to (V,4,2).
+
+    Raises LandmarkError for a wrong count or non-finite values, the two
+    cases no downstream code can work with.
+    """
+    t = get_template(template)
+    arr = np.asarray(points, dtype=np.float64)
+    if arr.size != t.n_outputs:
+        raise LandmarkError(
+            f"Expected {t.n_landmarks} landmarks ({t.n_vertebrae} vertebrae x 4 "
+            f"corners) for template {t.name}, got {arr.size / 2:g}.",
+            "Check that the file was made for this spine template.",
+        )
+    arr = arr.reshape(t.n_vertebrae, 4, 2)
+    if not np.all(np.isfinite(arr)):
+        bad = sorted({int(i) for i in np.argwhere(~np.isfinite(arr))[:, 0]})
+        names = ", ".join(t.vertebrae[i] for i in bad)
+        raise LandmarkError(
+            f"Landmarks contain missing or infinite values (vertebrae {names}).",
+            "Re-annotate those vertebrae or re-export the file.",
+        )
+    return arr.copy()
+
+
+def to_flat(points: np.ndarray) -> np.ndarray:
+    """(V,4,2) -> AASCE (4V,2)."""
+    return np.asarray(points, dtype=np.float64).reshape(-1, 2)
+
+
+def to_normalized(points: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Pixels -> [0,1] fractions of the image size (same shape)."""
+    return np.asarray(points, dtype=np.float64) / np.array([width, height], float)
+
+
+def from_normalized(points: np.ndarray, width: int, height: int) -> np.ndarray:
+    """[0,1] fractions -> pixels (same shape)."""
+    return np.asarray(points, dtype=np.float64) * np.array([width, height], float)
+
+
+def vertebra_centres(points: np.ndarray) -> np.ndarray:
+    """(V,2) mean of the four corners."""
+    return np.asarray(points, dtype=np.float64).mean(axis=1)
+
+
+def validate(
+    points: np.ndarray,
+    template: str | SpineTemplate,
+    image_size: tuple[int, int] | None = None,
+    margin: float = 0.05,
+) -> list[LandmarkProblem]:
+    """Report everything implausible about valid-shaped landmarks.
+
+    ``image_size`` is (width, height); points more than ``margin`` of the
+    image size outside it are reported. Crossed corners and vertebrae out of
+    cranial-to-caudal order are reported per vertebra.
+    """
+    t = get_template(template)
+    p = as_landmarks(points, t)
+    problems: list[LandmarkProblem] = []
+    if image_size is not None:
+        w, h = image_size
+        mx, my = margin * w, margin * h
+        for v in range(t.n_vertebrae):
+            for c in range(4):
+                x, y = p[v, c]
+                if x < -mx or x > w + mx or y < -my or y > h + my:
+                    problems.append(
+                        LandmarkProblem(
+                            "outside",
+                            v,
+                            f"{t.vertebrae[v]} {CORNERS[c]} at ({x:.0f}, {y:.0f}) "
+                            f"lies outside the {w} x {h} image.",
+                        )
+                    )
+    for v in range(t.n_vertebrae):
+        tl, tr, bl, br = p[v]
+        if tl[0] >= tr[0] or bl[0] >= br[0]:
+            problems.append(
+                LandmarkProblem(
+                    "crossed_lr",
+                    v,
+                    f"{t.vertebrae[v]}: a left corner lies right of its right corner.",
+                )
+            )
+        if tl[1] >= bl[1] or tr[1] >= br[1]:
+            problems.append(
+                LandmarkProblem(
+                    "crossed_tb",
+                    v,
+                    f"{t.vertebrae[v]}: a bottom corner lies above its top corner.",
+                )
+            )
+    cy = vertebra_centres(p)[:, 1]
+    for v in range(1, t.n_vertebrae):
+        if cy[v] <= cy[v - 1]:
+            problems.append(
+                LandmarkProblem(
+                    "order",
+                    v,
+                    f"{t.vertebrae[v]} lies above {t.vertebrae[v - 1]}: vertebrae are "
+                    "out of cranial-to-caudal order.",
+                )
+            )
+    return problems
+
+
+def repair_order(points: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Sort vertebrae cranial to caudal by centre height.
+
+    Returns (points, changed). The repair is only offered when the sort is
+    unambiguous: no two vertebra centres within a quarter of the median
+    vertebra height of each other; otherwise the input comes back unchanged
+    with changed=False, for a person to decide.
+    """
+    p = np.asarray(points, dtype=np.float64)
+    cy = vertebra_centres(p)[:, 1]
+    order = np.argsort(cy, kind="stable")
+    if np.array_equal(order, np.arange(len(cy))):
+        return p.copy(), False
+    heights = np.abs(p[:, 2:, 1].mean(axis=1) - p[:, :2, 1].mean(axis=1))
+    gaps = np.diff(np.sort(cy))
+    if gaps.size and gaps.min() < 0.25 * float(np.median(heights)):
+        return p.copy(), False
+    return p[order].copy(), True
+
+
+def repair_corners(points: np.ndarray) -> tuple[np.ndarray, list[int]]:
+    """Swap crossed left/right or top/bottom corners back; returns changed indices."""
+    p = np.asarray(points, dtype=np.float64).copy()
+    changed: list[int] = []
+    for v in range(p.shape[0]):
+        quad = p[v]
+        ys = np.argsort(quad[:, 1], kind="stable")
+        top, bottom = quad[ys[:2]], quad[ys[2:]]
+        top = top[np.argsort(top[:, 0], kind="stable")]
+        bottom = bottom[np.argsort(bottom[:, 0], kind="stable")]
+        fixed = np.stack([top[0], top[1], bottom[0], bottom[1]])
+        if not np.array_equal(fixed, quad):
+            p[v] = fixed
+            changed.append(v)
+    return p, changed

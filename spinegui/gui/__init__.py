@@ -1,0 +1,1 @@
+"""Qt user interface. Imports core; reaches ml only through its worker module."""

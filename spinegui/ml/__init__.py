@@ -1,0 +1,1 @@
+"""Learning engine (torch). Imports core, never Qt."""
