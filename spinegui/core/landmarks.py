@@ -29,6 +29,10 @@ class LandmarkProblem:
     message: str
 
 
+TALL_FACTOR = 4.0
+"""A vertebra this many times the median height is a labelling error, not anatomy."""
+
+
 def as_landmarks(points, template: str | SpineTemplate) -> np.ndarray:
     """Coerce (V,4,2), (4V,2) or flat (8V,) AASCE-ordered points to (V,4,2).
 
@@ -70,8 +74,8 @@ def from_normalized(points: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 def vertebra_centres(points: np.ndarray) -> np.ndarray:
-    """(V,2) mean of the four corners."""
-    return np.asarray(points, dtype=np.float64).mean(axis=1)
+    """(..., V, 2) mean of the four corners; works for one image or a batch."""
+    return np.asarray(points, dtype=np.float64).mean(axis=-2)
 
 
 def validate(
@@ -141,33 +145,24 @@ def repair_order(points: np.ndarray) -> tuple[np.ndarray, bool]:
 
     Returns (points, changed). The repair is only offered when the sort is
     unambiguous: no two vertebra centres within a quarter of the median
-    vertebra height of each other; otherwise the input comes back unchanged
-    with changed=False, for a person to decide.
+    vertebra height of each other, and no vertebra implausibly tall (more than
+    ``TALL_FACTOR`` times the median: its corners belong to two places, as in
+    an AASCE record whose L5 spans the whole image, and sorting its centre
+    would move it into the middle of the spine). Otherwise the input comes
+    back unchanged with changed=False, for a person to decide.
+
+    Crossed corners are deliberately not repaired automatically: sorting a
+    vertebra's corners by image height "repairs" correct, steeply tilted
+    vertebrae (over 400 of them in the AASCE data), so they are only reported.
     """
     p = np.asarray(points, dtype=np.float64)
     cy = vertebra_centres(p)[:, 1]
     order = np.argsort(cy, kind="stable")
     if np.array_equal(order, np.arange(len(cy))):
         return p.copy(), False
-    heights = np.abs(p[:, 2:, 1].mean(axis=1) - p[:, :2, 1].mean(axis=1))
+    heights = np.ptp(p[:, :, 1], axis=1)
+    median = float(np.median(heights))
     gaps = np.diff(np.sort(cy))
-    if gaps.size and gaps.min() < 0.25 * float(np.median(heights)):
+    if (gaps.size and gaps.min() < 0.25 * median) or np.any(heights > TALL_FACTOR * median):
         return p.copy(), False
     return p[order].copy(), True
-
-
-def repair_corners(points: np.ndarray) -> tuple[np.ndarray, list[int]]:
-    """Swap crossed left/right or top/bottom corners back; returns changed indices."""
-    p = np.asarray(points, dtype=np.float64).copy()
-    changed: list[int] = []
-    for v in range(p.shape[0]):
-        quad = p[v]
-        ys = np.argsort(quad[:, 1], kind="stable")
-        top, bottom = quad[ys[:2]], quad[ys[2:]]
-        top = top[np.argsort(top[:, 0], kind="stable")]
-        bottom = bottom[np.argsort(bottom[:, 0], kind="stable")]
-        fixed = np.stack([top[0], top[1], bottom[0], bottom[1]])
-        if not np.array_equal(fixed, quad):
-            p[v] = fixed
-            changed.append(v)
-    return p, changed
