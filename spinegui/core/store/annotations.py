@@ -1,0 +1,318 @@
+"""Ground truth, predictions, review status and the edit history of a project.
+
+Each edit method is one transaction that changes the current value *and*
+appends its history row, so the two can never disagree, and returns the value
+it replaced: a QUndoStack command keeps that and undoes by calling the store
+again (``set_vertebra`` / ``move_corner`` with the old value), which is
+itself a new, logged edit. Nothing here ever rewrites history.
+
+Any corner or vertebra edit marks the ground truth's source "manual": after a
+person has touched it, it is no longer the imported or predicted array.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from spinegui.core.errors import LandmarkError, StoreError
+from spinegui.core.landmarks import as_landmarks
+from spinegui.core.store.db import unknown_image, unknown_model, utc_now
+from spinegui.core.store.records import GROUND_TRUTH_KINDS, SOURCES, STATUSES, Edit, Prediction
+from spinegui.core.templates import CORNERS, get_template
+
+if TYPE_CHECKING:
+    from spinegui.core.store.project import Project
+
+_EDIT_SELECT = "SELECT id, at, user, image_id, kind, vertebra, corner, before, after FROM edits"
+
+
+def to_blob(points: np.ndarray) -> bytes:
+    return np.ascontiguousarray(points, dtype="<f8").tobytes()
+
+
+def from_blob(blob: bytes, *trailing: int) -> np.ndarray:
+    return np.frombuffer(blob, dtype="<f8").reshape(-1, *trailing).copy()
+
+
+class AnnotationsMixin:
+    """The annotation half of ``Project`` (split out only to keep modules short)."""
+
+    # ---------------------------------------------------------------- ground truth
+
+    def ground_truth(self: Project, image_id: int) -> np.ndarray | None:
+        """(V,4,2) float64 landmarks, or None when the image has none yet."""
+        rows = self._query(
+            "read the ground truth",
+            "SELECT g.points FROM images i LEFT JOIN ground_truth g ON g.image_id = i.id "
+            "WHERE i.id = ?",
+            (int(image_id),),
+        )
+        if not rows:
+            raise unknown_image(image_id)
+        return None if rows[0][0] is None else from_blob(rows[0][0], 4, 2)
+
+    def set_ground_truth(
+        self: Project, image_id: int, points, source: str = "manual", kind: str = "set_all"
+    ) -> np.ndarray | None:
+        """Replace all landmarks of an image; returns the previous array (or None)."""
+        if source not in SOURCES:
+            raise StoreError(f"Unknown landmark source {source!r}.", f"Use one of {SOURCES}.")
+        if kind not in GROUND_TRUTH_KINDS:
+            raise StoreError(
+                f"{kind!r} is not a whole-array edit.", f"Use one of {GROUND_TRUTH_KINDS}."
+            )
+        with self._write("save the landmarks") as conn:
+            template, before = _ground_truth_for_update(conn, image_id)
+            after = as_landmarks(points, template)
+            _store_ground_truth(conn, image_id, after, source)
+            self._log(
+                conn,
+                int(image_id),
+                kind,
+                before=None if before is None else before.tolist(),
+                after=after.tolist(),
+            )
+        return before
+
+    def accept_prediction(
+        self: Project, image_id: int, model_version: str | None = None
+    ) -> np.ndarray | None:
+        """Make a model's prediction (default: the active model's) the ground truth."""
+        with self._write("accept the prediction") as conn:
+            version = model_version or _active_version(conn)
+            row = conn.execute(
+                "SELECT points FROM predictions WHERE image_id = ? AND model_version = ?",
+                (int(image_id), version),
+            ).fetchone()
+            if row is None:
+                raise StoreError(
+                    f"Image {image_id} has no prediction from model {version}.",
+                    "Run the model on this image first.",
+                )
+            template, before = _ground_truth_for_update(conn, image_id)
+            after = as_landmarks(from_blob(row[0], 4, 2), template)
+            _store_ground_truth(conn, image_id, after, "accepted_prediction")
+            self._log(
+                conn,
+                int(image_id),
+                "accept_prediction",
+                before=None if before is None else before.tolist(),
+                after=after.tolist(),
+            )
+        return before
+
+    def move_corner(self: Project, image_id: int, vertebra: int, corner: int, xy) -> np.ndarray:
+        """Put one corner at ``xy``; returns its previous (2,) position."""
+        target = _finite(xy, (2,), "corner position")
+        with self._write("save the corner") as conn:
+            template, gt = _editable(conn, image_id)
+            v, c = _vertebra_index(vertebra, template), _corner_index(corner)
+            before = gt[v, c].copy()
+            gt[v, c] = target
+            _store_ground_truth(conn, image_id, gt, "manual")
+            self._log(
+                conn,
+                int(image_id),
+                "move_corner",
+                vertebra=v,
+                corner=c,
+                before=before.tolist(),
+                after=target.tolist(),
+            )
+        return before
+
+    def move_vertebra(self: Project, image_id: int, vertebra: int, dxdy) -> np.ndarray:
+        """Shift a whole vertebra; returns its previous (4,2) corners (undo: set_vertebra)."""
+        shift = _finite(dxdy, (2,), "shift")
+        return self._replace_vertebra(image_id, vertebra, "move_vertebra", lambda q: q + shift)
+
+    def set_vertebra(self: Project, image_id: int, vertebra: int, corners) -> np.ndarray:
+        """Set a vertebra's four corners (TL, TR, BL, BR); returns the previous (4,2)."""
+        new = _finite(corners, (4, 2), "vertebra corners")
+        return self._replace_vertebra(image_id, vertebra, "set_vertebra", lambda q: new)
+
+    def _replace_vertebra(self: Project, image_id, vertebra, kind, change) -> np.ndarray:
+        with self._write("save the vertebra") as conn:
+            template, gt = _editable(conn, image_id)
+            v = _vertebra_index(vertebra, template)
+            before = gt[v].copy()
+            gt[v] = change(before)
+            _store_ground_truth(conn, image_id, gt, "manual")
+            self._log(
+                conn,
+                int(image_id),
+                kind,
+                vertebra=v,
+                before=before.tolist(),
+                after=gt[v].tolist(),
+            )
+        return before
+
+    # --------------------------------------------------------------------- review
+
+    def set_status(self: Project, image_id: int, status: str) -> str:
+        """Set the review status; "reviewed" records who and when. Returns the old status."""
+        if status not in STATUSES:
+            raise StoreError(f"Unknown review status {status!r}.", f"Use one of {STATUSES}.")
+        reviewed = status == "reviewed"
+        with self._write("save the review status") as conn:
+            row = conn.execute(
+                "SELECT status FROM images WHERE id = ?", (int(image_id),)
+            ).fetchone()
+            if row is None:
+                raise unknown_image(image_id)
+            conn.execute(
+                "UPDATE images SET status = ?, reviewer = ?, reviewed_at = ? WHERE id = ?",
+                (
+                    status,
+                    self.user if reviewed else None,
+                    utc_now() if reviewed else None,
+                    int(image_id),
+                ),
+            )
+            self._log(conn, int(image_id), "status", before=row[0], after=status)
+        return row[0]
+
+    def history(self: Project, image_id: int | None = None, *, limit: int | None = None):
+        """Edits oldest first, of one image or of the whole project; ``limit``: the last n."""
+        where, params = ("", ()) if image_id is None else (" WHERE image_id = ?", (int(image_id),))
+        sql = _EDIT_SELECT + where + " ORDER BY id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        rows = self._query("read the edit history", sql, params)
+        return [
+            Edit(i, at, user, img, kind, v, c, json.loads(b), json.loads(a))
+            for (i, at, user, img, kind, v, c, b, a) in reversed(rows)
+        ]
+
+    # ---------------------------------------------------------------- predictions
+
+    def set_prediction(
+        self: Project, image_id: int, model_version: str, points, spread=None
+    ) -> None:
+        """Store (or replace) a registered model's landmarks for an image.
+
+        Predictions are machine output, recomputable, so they are not logged
+        in the edit history; accepting one is.
+        """
+        with self._write("save the prediction") as conn:
+            template = _image_template(conn, image_id)
+            pts = as_landmarks(points, template)
+            spread_blob = None
+            if spread is not None:
+                s = _finite(spread, (len(template.vertebrae), 4), "prediction spread")
+                if np.any(s < 0):
+                    raise LandmarkError(
+                        "A prediction spread is negative.",
+                        "Spreads are standard deviations in pixels.",
+                    )
+                spread_blob = to_blob(s)
+            if not conn.execute(
+                "SELECT 1 FROM models WHERE version = ?", (model_version,)
+            ).fetchone():
+                raise unknown_model(model_version)
+            conn.execute(
+                "INSERT OR REPLACE INTO predictions "
+                "(image_id, model_version, points, spread, created) VALUES (?,?,?,?,?)",
+                (int(image_id), model_version, to_blob(pts), spread_blob, utc_now()),
+            )
+
+    def prediction(self: Project, image_id: int, model_version: str | None = None):
+        """A model's prediction (default: the active model's), or None if there is none."""
+        version_sql = (
+            "?" if model_version is not None else ("(SELECT version FROM models WHERE active = 1)")
+        )
+        rows = self._query(
+            "read the prediction",
+            "SELECT i.id, p.model_version, p.points, p.spread, p.created FROM images i "
+            "LEFT JOIN predictions p ON p.image_id = i.id AND p.model_version = "
+            f"{version_sql} WHERE i.id = ?",
+            ((model_version,) if model_version is not None else ()) + (int(image_id),),
+        )
+        if not rows:
+            raise unknown_image(image_id)
+        _, version, points, spread, created = rows[0]
+        if points is None:
+            return None
+        return Prediction(
+            int(image_id),
+            version,
+            from_blob(points, 4, 2),
+            None if spread is None else from_blob(spread, 4),
+            created,
+        )
+
+
+def _image_template(conn: sqlite3.Connection, image_id):
+    row = conn.execute("SELECT template FROM images WHERE id = ?", (int(image_id),)).fetchone()
+    if row is None:
+        raise unknown_image(image_id)
+    return get_template(row[0])
+
+
+def _ground_truth_for_update(conn: sqlite3.Connection, image_id):
+    template = _image_template(conn, image_id)
+    row = conn.execute(
+        "SELECT points FROM ground_truth WHERE image_id = ?", (int(image_id),)
+    ).fetchone()
+    return template, None if row is None else from_blob(row[0], 4, 2)
+
+
+def _editable(conn: sqlite3.Connection, image_id):
+    template, gt = _ground_truth_for_update(conn, image_id)
+    if gt is None:
+        raise StoreError(
+            f"Image {image_id} has no landmarks to edit yet.",
+            "Accept a prediction or import landmarks first.",
+        )
+    return template, gt
+
+
+def _store_ground_truth(conn: sqlite3.Connection, image_id, points: np.ndarray, source: str):
+    conn.execute(
+        "INSERT INTO ground_truth (image_id, points, source, updated) VALUES (?,?,?,?) "
+        "ON CONFLICT (image_id) DO UPDATE SET points = excluded.points, "
+        "source = excluded.source, updated = excluded.updated",
+        (int(image_id), to_blob(points), source, utc_now()),
+    )
+
+
+def _active_version(conn: sqlite3.Connection) -> str:
+    row = conn.execute("SELECT version FROM models WHERE active = 1").fetchone()
+    if row is None:
+        raise StoreError("No model is active.", "Choose a model in the model list first.")
+    return row[0]
+
+
+def _finite(values, shape: tuple[int, ...], what: str) -> np.ndarray:
+    try:
+        arr = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        arr = np.full(shape, np.nan)
+    if arr.shape != shape or not np.all(np.isfinite(arr)):
+        raise LandmarkError(
+            f"The {what} must be {shape} finite numbers, got {values!r}.",
+            "This is a bug in the caller; nothing was saved.",
+        )
+    return arr
+
+
+def _vertebra_index(vertebra: int, template) -> int:
+    v = int(vertebra)
+    if not 0 <= v < template.n_vertebrae:
+        raise LandmarkError(
+            f"Vertebra index {vertebra} is outside template {template.name}.",
+            f"Use 0 to {template.n_vertebrae - 1}.",
+        )
+    return v
+
+
+def _corner_index(corner: int) -> int:
+    c = int(corner)
+    if not 0 <= c < len(CORNERS):
+        raise LandmarkError(f"Corner index {corner} does not exist.", "Use 0-3 for TL, TR, BL, BR.")
+    return c
