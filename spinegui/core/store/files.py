@@ -2,26 +2,18 @@
 
 The store identifies an X-ray by the SHA-256 of its file bytes, so a file that
 was replaced or edited is noticed instead of silently inheriting annotations
-made on other pixels. ``spinegui.core.imageio`` must hash the same way (raw
-file bytes) for ``check_files`` and ``relocate`` to agree with ``add_image``;
-both accept another ``hasher`` if that ever changes.
+made on other pixels.
 """
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-_CHUNK = 1 << 20
+# One hashing function for the whole program: the store must hash exactly as
+# the importers do, or check_files() would report every image as changed.
+from spinegui.core.imageio import file_sha256
 
-
-def file_sha256(path: str | Path) -> str:
-    """Lower-case hex SHA-256 of the file's bytes, read in chunks to bound memory."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()
+__all__ = ["file_sha256", "relative_inside"]
 
 
 def relative_inside(path: Path, folder: Path) -> str | None:

@@ -1,0 +1,43 @@
+"""``spinegui export``: write a project's ground truth in an exchange format."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+NAME = "export"
+HELP = "export a project's landmarks as COCO, CSV or the AASCE layout"
+DESCRIPTION = """Export the ground-truth landmarks of a project.
+
+  coco   COCO keypoints JSON (OUT is the .json file)
+  csv    long CSV: image, template, vertebra, corner, x, y (OUT is the .csv file)
+  aasce  the AASCE folder layout with .mat files and csvs (OUT is a folder)
+
+Images without ground truth are left out of coco and csv and listed."""
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("project_dir", metavar="PROJECT_DIR", type=Path, help="project folder")
+    p.add_argument("out", metavar="OUT", type=Path, help="output file or folder")
+    p.add_argument("--format", choices=("coco", "csv", "aasce"), required=True)
+    p.add_argument("--reviewed-only", action="store_true", help="only images marked reviewed")
+
+
+def run(args: argparse.Namespace) -> int:
+    from spinegui.core.formats import write_aasce, write_coco, write_csv
+    from spinegui.core.project_records import project_records
+    from spinegui.core.store import Project
+
+    with Project.open(args.project_dir) as project:
+        records = project_records(project, reviewed_only=args.reviewed_only)
+    annotated = [r for r in records if r.landmarks is not None]
+    if args.format == "aasce":
+        where = write_aasce(records, args.out)
+    else:
+        writer = write_coco if args.format == "coco" else write_csv
+        where = writer(annotated, args.out)
+    print(f"Exported {len(annotated)} annotated images to {where}.")
+    missing = len(records) - len(annotated)
+    if missing:
+        print(f"{missing} images have no ground truth yet and were left out.")
+    return 0

@@ -1,0 +1,220 @@
+"""COCO keypoints JSON, the format most labelling and training tools exchange.
+
+One category per spine template, its keypoints the template's landmark names
+and its skeleton the vertebra boxes, so CVAT, Label Studio or pycocotools
+show the boxes without knowing anything about spines. What COCO has no field
+for (dataset Cobb angles, pixel spacing, the template of an unannotated
+image) travels in extra fields on the image entry, which COCO readers ignore.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from spinegui.core.errors import FormatError
+from spinegui.core.formats.records import AnnotatedImage, relative_path
+from spinegui.core.landmarks import as_landmarks, to_flat
+from spinegui.core.templates import DEFAULT_TEMPLATE, TEMPLATES, SpineTemplate, get_template
+
+_CATEGORY_IDS = {name: i + 1 for i, name in enumerate(TEMPLATES)}
+
+
+def skeleton(template: SpineTemplate) -> list[list[int]]:
+    """Box edges TL-TR, TR-BR, BR-BL, BL-TL per vertebra, 1-based as COCO numbers keypoints."""
+    edges = []
+    for v in range(template.n_vertebrae):
+        tl, tr, bl, br = (4 * v + c + 1 for c in range(4))
+        edges += [[tl, tr], [tr, br], [br, bl], [bl, tl]]
+    return edges
+
+
+def write_coco(records: list[AnnotatedImage], path: str | Path) -> Path:
+    """Write records as one COCO keypoints file; image paths relative to it where possible."""
+    path = Path(path)
+    images, annotations = [], []
+    for image_id, rec in enumerate(records, start=1):
+        entry = {
+            "id": image_id,
+            "file_name": relative_path(rec.image, path.parent),
+            "width": int(rec.width),
+            "height": int(rec.height),
+            "template": rec.template,
+        }
+        if rec.angles is not None:
+            entry["cobb_angles"] = [float(a) for a in rec.angles]
+        if rec.spacing_mm is not None:
+            entry["pixel_spacing_mm"] = [float(s) for s in rec.spacing_mm]
+        images.append(entry)
+        if rec.landmarks is not None:
+            annotations.append(_annotation(len(annotations) + 1, image_id, rec))
+    categories = [
+        {
+            "id": _CATEGORY_IDS[t.name],
+            "name": t.name,
+            "supercategory": "spine",
+            "keypoints": t.landmark_names(),
+            "skeleton": skeleton(t),
+        }
+        for t in TEMPLATES.values()
+    ]
+    doc = {
+        "info": {"description": "spinegui vertebra corner landmarks"},
+        "images": images,
+        "annotations": annotations,
+        "categories": categories,
+    }
+    path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    return path
+
+
+def _annotation(ann_id: int, image_id: int, rec: AnnotatedImage) -> dict:
+    template = get_template(rec.template)
+    points = to_flat(as_landmarks(rec.landmarks, template))
+    keypoints = np.column_stack([points, np.full(len(points), 2.0)]).ravel()
+    lo, hi = points.min(axis=0), points.max(axis=0)
+    w, h = (hi - lo).tolist()
+    return {
+        "id": ann_id,
+        "image_id": image_id,
+        "category_id": _CATEGORY_IDS[template.name],
+        "keypoints": keypoints.tolist(),
+        "num_keypoints": len(points),
+        "bbox": [float(lo[0]), float(lo[1]), w, h],
+        "area": w * h,
+        "iscrowd": 0,
+    }
+
+
+def read_coco(path: str | Path) -> list[AnnotatedImage]:
+    """Read a COCO keypoints file written by spinegui or any tool using its categories."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise FormatError(f"Cannot read {path}: {e.strerror}.", "Check the path.") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise FormatError(
+            f"{path.name} is not valid JSON ({e}).", "Export the COCO file again."
+        ) from None
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(doc, dict) or not isinstance(doc.get(key), list):
+            raise FormatError(
+                f"{path.name} is not a COCO file: it has no {key!r} list.",
+                "Export annotations as COCO keypoints JSON.",
+            )
+    templates = _categories(doc["categories"], path.name)
+    points_of = _annotations(doc["annotations"], templates, path.name)
+    records = []
+    for i, entry in enumerate(doc["images"]):
+        where = f"{path.name}: images[{i}]"
+        image_id = _field(entry, "id", where)
+        template, landmarks = points_of.pop(image_id, (None, None))
+        if template is None:
+            template = entry.get("template", DEFAULT_TEMPLATE)
+            if template not in TEMPLATES:
+                raise FormatError(
+                    f"{where} names unknown template {template!r}.",
+                    f"Use one of {', '.join(TEMPLATES)}.",
+                )
+        records.append(
+            AnnotatedImage(
+                image=Path(os.path.normpath(path.parent / str(_field(entry, "file_name", where)))),
+                width=int(_field(entry, "width", where)),
+                height=int(_field(entry, "height", where)),
+                template=template,
+                landmarks=landmarks,
+                angles=_floats(entry.get("cobb_angles"), 3, f"{where}.cobb_angles"),
+                spacing_mm=_floats(entry.get("pixel_spacing_mm"), 2, f"{where}.pixel_spacing_mm"),
+            )
+        )
+    if points_of:
+        orphan = next(iter(points_of))
+        raise FormatError(
+            f"{path.name}: an annotation refers to image_id {orphan}, which no image has.",
+            "Export the COCO file again, with its images.",
+        )
+    return records
+
+
+def _field(entry: object, key: str, where: str):
+    if not isinstance(entry, dict) or key not in entry:
+        raise FormatError(f"{where} has no {key!r} field.", "Export the COCO file again.")
+    return entry[key]
+
+
+def _floats(value, n: int, where: str) -> tuple[float, ...] | None:
+    if value is None:
+        return None
+    try:
+        out = tuple(float(v) for v in value)
+    except (TypeError, ValueError):
+        out = ()
+    if len(out) != n:
+        raise FormatError(f"{where} must be a list of {n} numbers.", "Fix or remove that field.")
+    return out
+
+
+def _categories(categories: list, name: str) -> dict[int, SpineTemplate]:
+    """Map category ids to templates, checking the keypoint names match exactly."""
+    templates = {}
+    for i, cat in enumerate(categories):
+        where = f"{name}: categories[{i}]"
+        cat_name = _field(cat, "name", where)
+        template = TEMPLATES.get(cat_name)
+        if template is None:
+            raise FormatError(
+                f"{where} is {cat_name!r}, which is not a spine template.",
+                f"Name the category after a template: {', '.join(TEMPLATES)}.",
+            )
+        if list(cat.get("keypoints", [])) != template.landmark_names():
+            raise FormatError(
+                f"{where} ({cat_name}) lists keypoints that are not the template's "
+                f"{template.n_landmarks} landmark names in order.",
+                f"Expected {', '.join(template.landmark_names()[:4])}, ...",
+            )
+        templates[_field(cat, "id", where)] = template
+    return templates
+
+
+def _annotations(
+    annotations: list, templates: dict[int, SpineTemplate], name: str
+) -> dict[object, tuple[str, np.ndarray]]:
+    out: dict[object, tuple[str, np.ndarray]] = {}
+    for i, ann in enumerate(annotations):
+        where = f"{name}: annotations[{i}]"
+        template = templates.get(_field(ann, "category_id", where))
+        if template is None:
+            raise FormatError(
+                f"{where} has category_id {ann['category_id']!r}, which no category has.",
+                "Export the COCO file again, with its categories.",
+            )
+        image_id = _field(ann, "image_id", where)
+        if image_id in out:
+            raise FormatError(
+                f"{where} is a second landmark set for image_id {image_id}.",
+                "Keep one annotation per image.",
+            )
+        try:
+            kp = np.asarray(_field(ann, "keypoints", where), dtype=np.float64)
+        except (TypeError, ValueError):
+            kp = np.empty(0)
+        if kp.ndim != 1 or kp.size != 3 * template.n_landmarks or not np.isfinite(kp).all():
+            raise FormatError(
+                f"{where} has {kp.size} keypoint values; template {template.name} needs "
+                f"{3 * template.n_landmarks} numbers (x, y, visibility for "
+                f"{template.n_landmarks} landmarks).",
+                "Check that the annotation was made with this template.",
+            )
+        kp = kp.reshape(-1, 3)
+        if np.any(kp[:, 2] == 0):
+            missing = template.landmark_names()[int(np.argmax(kp[:, 2] == 0))]
+            raise FormatError(
+                f"{where} leaves landmark {missing} unlabelled (visibility 0).",
+                "Place every corner of every vertebra before exporting.",
+            )
+        out[image_id] = (template.name, kp[:, :2].reshape(template.n_vertebrae, 4, 2))
+    return out

@@ -1,0 +1,161 @@
+"""Long-format CSV: one row per landmark, for spreadsheets, R and pandas.
+
+    image,template,vertebra,corner,x,y
+    a.png,T1-L5,T1,TL,101.5,80.25
+
+Vertebra and corner are named, not numbered, so a row means the same thing
+whatever order the rows come in. The file carries landmarks only: images
+without landmarks, dataset angles and pixel spacing are not written, and
+image sizes are read back from the images, which must sit where the image
+column points (relative paths are relative to the CSV).
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+from spinegui.core.errors import FormatError, ImageLoadError
+from spinegui.core.formats.records import AnnotatedImage, relative_path
+from spinegui.core.imageio import read_image_size
+from spinegui.core.landmarks import as_landmarks
+from spinegui.core.templates import CORNERS, TEMPLATES, get_template
+
+HEADER = ["image", "template", "vertebra", "corner", "x", "y"]
+
+
+def write_csv(records: list[AnnotatedImage], path: str | Path) -> Path:
+    """Write every landmark of every annotated record; image paths relative to the CSV."""
+    path = Path(path)
+    with path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(HEADER)
+        for rec in records:
+            if rec.landmarks is None:
+                continue
+            template = get_template(rec.template)
+            points = as_landmarks(rec.landmarks, template)
+            image = relative_path(rec.image, path.parent)
+            for v, vertebra in enumerate(template.vertebrae):
+                for c, corner in enumerate(CORNERS):
+                    x, y = points[v, c]
+                    writer.writerow(
+                        [image, template.name, vertebra, corner, repr(float(x)), repr(float(y))]
+                    )
+    return path
+
+
+def read_csv(path: str | Path) -> list[AnnotatedImage]:
+    """Read a long-format CSV; every error names the line it is on."""
+    path = Path(path)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as f:
+            groups = _parse(csv.reader(f), path.name)
+    except OSError as e:
+        raise FormatError(f"Cannot read {path}: {e.strerror}.", "Check the path.") from None
+    except UnicodeDecodeError:
+        raise FormatError(
+            f"{path.name} is not a UTF-8 text file.", "Save the CSV as UTF-8."
+        ) from None
+    return [_record(path, image, *group) for image, group in groups.items()]
+
+
+def _parse(reader, name: str) -> dict[str, tuple[str, int, dict]]:
+    """Group rows by image: image -> (template, first line, {(v, c): (x, y)})."""
+    header = next(reader, None)
+    if header is None or [h.strip().lower() for h in header] != HEADER:
+        raise FormatError(
+            f"{name} line 1: the header must be {','.join(HEADER)}.",
+            "Export the landmarks again, or fix the header line.",
+        )
+    groups: dict[str, tuple[str, int, dict]] = {}
+    for row in reader:
+        line = reader.line_num
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(HEADER):
+            raise FormatError(
+                f"{name} line {line}: expected {len(HEADER)} fields, found {len(row)}.",
+                f"Each line needs {','.join(HEADER)}.",
+            )
+        image, template_name, vertebra, corner, xs, ys = (cell.strip() for cell in row)
+        template = TEMPLATES.get(template_name)
+        if template is None:
+            raise FormatError(
+                f"{name} line {line}: unknown template {template_name!r}.",
+                f"Use one of {', '.join(TEMPLATES)}.",
+            )
+        if vertebra not in template.vertebrae:
+            raise FormatError(
+                f"{name} line {line}: {vertebra!r} is not a vertebra of {template.name}.",
+                f"Use one of {', '.join(template.vertebrae)}.",
+            )
+        if corner not in CORNERS:
+            raise FormatError(
+                f"{name} line {line}: unknown corner {corner!r}.",
+                f"Use one of {', '.join(CORNERS)}.",
+            )
+        x, y = _number(xs, "x", name, line), _number(ys, "y", name, line)
+        first_template, first_line, points = groups.setdefault(image, (template.name, line, {}))
+        if first_template != template.name:
+            raise FormatError(
+                f"{name} line {line}: {image} was given template {first_template} on line "
+                f"{first_line} and {template.name} here.",
+                "Use one template per image.",
+            )
+        key = (template.index(vertebra), CORNERS.index(corner))
+        if key in points:
+            raise FormatError(
+                f"{name} line {line}: {image} {vertebra} {corner} is given twice.",
+                "Keep one row per landmark.",
+            )
+        points[key] = (x, y)
+    return groups
+
+
+def _number(text: str, field: str, name: str, line: int) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not np.isfinite(value):
+        raise FormatError(
+            f"{name} line {line}: {field} is {text!r}, not a number.",
+            "Give coordinates as plain numbers in pixels.",
+        )
+    return value
+
+
+def _record(path: Path, image: str, template_name: str, line: int, points: dict):
+    template = get_template(template_name)
+    missing = [
+        f"{template.vertebrae[v]}-{c}"
+        for v in range(template.n_vertebrae)
+        for i, c in enumerate(CORNERS)
+        if (v, i) not in points
+    ]
+    if missing:
+        shown = ", ".join(missing[:6]) + (", ..." if len(missing) > 6 else "")
+        raise FormatError(
+            f"{path.name}: {image} (from line {line}) lacks {len(missing)} of its "
+            f"{template.n_landmarks} landmarks: {shown}.",
+            "Give all four corners of every vertebra of the template.",
+        )
+    landmarks = np.array([[points[(v, c)] for c in range(4)] for v in range(template.n_vertebrae)])
+    image_path = path.parent / image
+    try:
+        width, height = read_image_size(image_path)
+    except ImageLoadError as e:
+        raise FormatError(
+            f"{path.name} line {line}: image {image} cannot be used: {e.message}",
+            "Keep the images where the CSV's image column points (relative to the CSV).",
+        ) from None
+    return AnnotatedImage(
+        image=image_path,
+        width=width,
+        height=height,
+        template=template.name,
+        landmarks=landmarks,
+    )
