@@ -1,0 +1,310 @@
+"""Model files: safetensors weights and JSON metadata in one file.
+
+One file, so a model cannot lose its description when copied or e-mailed.
+The safetensors header's string metadata holds a single key, ``spinegui``,
+whose value is a JSON document: template, arch, preset, input size,
+normalisation, data fingerprint, metrics, parent model, software version,
+creation time and training configuration. The network is rebuilt from that
+document, so loading needs no code from the trainer.
+
+safetensors holds only raw tensors, so loading a file can never run code.
+Files made with ``torch.save`` are pickles (or zips of pickles) that can; they
+are recognised by their first bytes and refused without being opened by
+``pickle`` or ``torch.load``.
+
+Layout of a safetensors file: 8 bytes little-endian header length N, N bytes
+of JSON header, then the tensor data, whose total length the header fixes.
+We parse the header ourselves so that ``read_metadata`` reads only the header
+and a cut-off file is reported as such instead of as a cryptic library error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import tempfile
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file as st_load_file
+from safetensors.torch import save as st_save
+from torch import nn
+
+import spinegui
+from spinegui.core.errors import FormatError, TemplateError
+from spinegui.ml.network import build_network
+from spinegui.ml.preprocess import NORMALISATION
+from spinegui.ml.presets import Preset
+
+FORMAT = "spinegui-checkpoint"
+FORMAT_VERSION = 1
+META_KEY = "spinegui"
+SUFFIX = ".safetensors"
+MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit
+
+META_FIELDS = (
+    "template",
+    "arch",
+    "preset",
+    "input_hw",
+    "normalisation",
+    "data_fingerprint",
+    "metrics",
+    "parent",
+    "software_version",
+    "created",
+    "train_config",
+)
+
+
+def _is_pickle_like(head: bytes) -> str | None:
+    """Name the format of a torch.save/pickle file from its first bytes."""
+    if head.startswith(b"PK\x03\x04"):
+        return "a PyTorch zip file (torch.save)"
+    if head[:1] == b"\x80" and head[1:2] in {bytes([v]) for v in range(2, 6)}:
+        return "a Python pickle (torch.save or pickle.dump)"
+    return None
+
+
+def _unwrap(model: nn.Module) -> nn.Module:
+    """The network inside DistributedDataParallel / torch.compile wrappers.
+
+    Saving the wrapper would prefix every weight name ("module.", "_orig_mod.")
+    and lose the arch/template attributes the file is rebuilt from.
+    """
+    while not hasattr(model, "arch"):
+        inner = getattr(model, "module", None) or getattr(model, "_orig_mod", None)
+        if inner is None:
+            raise TypeError("save_checkpoint needs a network made by build_network")
+        model = inner
+    return model
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename durable; not possible (nor needed) on Windows."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str], model: nn.Module, meta: dict[str, Any], half: bool = False
+) -> dict[str, Any]:
+    """Write model + metadata atomically; returns the metadata as written.
+
+    ``meta`` supplies the training-side fields (data_fingerprint, metrics,
+    parent, train_config, ...); template, arch, preset and input size are
+    taken from the model itself so they cannot disagree with the weights.
+    ``half`` stores float weights as fp16: half the size for shipping, and
+    predictions change by far less than a pixel. Written to a temporary file
+    beside the target, fsynced, then renamed over it, so a crash or a full
+    disk never leaves a half-written model under the real name.
+    """
+    path = Path(path)
+    model = _unwrap(model)
+    doc: dict[str, Any] = {key: None for key in META_FIELDS}
+    doc.update({"metrics": {}, "train_config": {}})
+    doc.update(meta)
+    doc.update(
+        {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "template": model.template,
+            "arch": model.arch,
+            "preset": getattr(model, "preset", None) or doc.get("preset") or "custom",
+            "input_hw": [int(v) for v in model.input_hw],
+            "normalisation": NORMALISATION,
+            "software_version": spinegui.__version__,
+            "created": doc.get("created") or datetime.now(UTC).isoformat(timespec="seconds"),
+            "weights_dtype": "float16" if half else "float32",
+        }
+    )
+    tensors = {}
+    for name, t in model.state_dict().items():
+        t = t.detach().to("cpu")
+        if t.is_floating_point():
+            t = t.to(torch.float16 if half else torch.float32)
+        tensors[name] = t.contiguous()
+    data = st_save(tensors, metadata={META_KEY: json.dumps(doc, sort_keys=True)})
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+    return doc
+
+
+def _read_header(path: Path) -> tuple[dict[str, Any], int]:
+    """(safetensors header, total file size the header implies); checks everything."""
+    name = path.name
+    try:
+        size = path.stat().st_size
+        f = path.open("rb")
+    except FileNotFoundError:
+        raise FormatError(
+            f"Model file {path} does not exist.",
+            "Check the path, or pick a model from the project's model list.",
+        ) from None
+    except IsADirectoryError:
+        raise FormatError(
+            f"{path} is a folder, not a model file.", "Pick the .safetensors file."
+        ) from None
+    except OSError as exc:
+        raise FormatError(
+            f"Cannot read model file {path}: {exc.strerror}.",
+            "Check that the file is readable by you and the disk is mounted.",
+        ) from None
+    with f:
+        head = f.read(8)
+        kind = _is_pickle_like(head)
+        if kind:
+            raise FormatError(
+                f"{name} is {kind}, not a spinegui model. Such files can run arbitrary "
+                "code when opened, so spinegui does not open them.",
+                "Convert it with the tool that made it to a .safetensors model, "
+                "or retrain in spinegui.",
+            )
+        if len(head) < 8:
+            raise FormatError(
+                f"{name} is empty or cut off ({size} bytes).",
+                "Copy the model file again; the copy was probably interrupted.",
+            )
+        (n,) = struct.unpack("<Q", head)
+        if n > MAX_HEADER or n < 2:
+            raise FormatError(
+                f"{name} is not a safetensors model file.",
+                "spinegui models are .safetensors files written by spinegui.",
+            )
+        if 8 + n > size:
+            raise FormatError(
+                f"{name} is cut off: it ends inside its header.",
+                "Copy the model file again; the copy was probably interrupted.",
+            )
+        raw = f.read(n)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+        if not isinstance(header, dict):
+            raise ValueError
+        data_len = max(
+            (int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"),
+            default=0,
+        )
+    except (ValueError, UnicodeDecodeError, KeyError, TypeError, IndexError):
+        raise FormatError(
+            f"{name} is not a safetensors model file.",
+            "spinegui models are .safetensors files written by spinegui.",
+        ) from None
+    expected = 8 + n + data_len
+    if size < expected:
+        raise FormatError(
+            f"{name} is cut off: {size} of {expected} bytes are present.",
+            "Copy the model file again; the copy was probably interrupted.",
+        )
+    return header, expected
+
+
+def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The spinegui metadata of a model file, reading only its header."""
+    path = Path(path)
+    header, _ = _read_header(path)
+    st_meta = header.get("__metadata__") or {}
+    if META_KEY not in st_meta:
+        raise FormatError(
+            f"{path.name} is a safetensors file but not a spinegui model (no spinegui metadata).",
+            "Use a model trained and saved by spinegui.",
+        )
+    try:
+        doc = json.loads(st_meta[META_KEY])
+        if not isinstance(doc, dict):
+            raise ValueError
+    except ValueError:
+        raise FormatError(
+            f"The description stored in {path.name} is damaged.",
+            "Copy the model file again or retrain it.",
+        ) from None
+    version = doc.get("format_version")
+    if not isinstance(version, int) or doc.get("format") != FORMAT:
+        raise FormatError(
+            f"{path.name} does not carry a valid spinegui model description.",
+            "Use a model trained and saved by spinegui.",
+        )
+    if version > FORMAT_VERSION:
+        raise FormatError(
+            f"{path.name} was saved by a newer spinegui "
+            f"({doc.get('software_version', '?')}, model format {version}); this is "
+            f"spinegui {spinegui.__version__}, which reads format {FORMAT_VERSION}.",
+            "Update spinegui to use this model.",
+        )
+    return doc
+
+
+def load_checkpoint(
+    path: str | os.PathLike[str],
+    *,
+    expected_template: str | None = None,
+    device: str | torch.device = "cpu",
+) -> tuple[nn.Module, dict[str, Any]]:
+    """Rebuild the network a file describes and load its weights (eval mode).
+
+    ``expected_template`` is the project's template: a model for another
+    spine template would output the wrong number of vertebrae, so it is
+    refused with both names rather than failing later on a shape.
+    """
+    path = Path(path)
+    meta = read_metadata(path)
+    if expected_template is not None and meta.get("template") != expected_template:
+        raise TemplateError(
+            f"Model {path.name} was trained for spine template {meta.get('template')}, "
+            f"but this project uses {expected_template}.",
+            f"Pick a model made for {expected_template}, or train one from this project.",
+        )
+    if meta.get("normalisation") != NORMALISATION:
+        raise FormatError(
+            f"Model {path.name} expects images or landmarks prepared differently "
+            "from this version of spinegui.",
+            "Retrain the model with this version.",
+        )
+    try:
+        h, w = (int(v) for v in meta["input_hw"])
+        preset = Preset(str(meta.get("preset") or "custom"), h, w)
+        model = build_network(str(meta["arch"]), str(meta["template"]), preset)
+    except (KeyError, TypeError, ValueError):
+        raise FormatError(
+            f"The description stored in {path.name} is incomplete.",
+            "Copy the model file again or retrain it.",
+        ) from None
+    try:
+        tensors = st_load_file(path, device="cpu")
+    except Exception as exc:  # safetensors raises its own untyped errors
+        raise FormatError(
+            f"The weights in {path.name} cannot be read ({exc}).",
+            "Copy the model file again or retrain it.",
+        ) from None
+    state = model.state_dict()
+    if set(tensors) != set(state) or any(tensors[k].shape != state[k].shape for k in state):
+        raise FormatError(
+            f"The weights in {path.name} do not fit a {meta['arch']} network for "
+            f"{meta['template']} at {h} x {w}.",
+            "The file was altered or written by incompatible software; retrain the model.",
+        )
+    model.load_state_dict({k: v.to(state[k].dtype) for k, v in tensors.items()})
+    model.to(device).eval()
+    return model, meta
