@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from pathlib import Path
 
 from spinegui import __version__
 from spinegui.core.errors import SpineguiError
@@ -45,6 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
         "opens the review window.",
     )
     parser.add_argument("--version", action="version", version=f"spinegui {__version__}")
+    parser.add_argument(
+        "--screenshot",
+        type=Path,
+        metavar="PATH",
+        help="open the last project, save the window as a PNG once predictions are drawn, "
+        "then exit",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in _load_commands():
         p = sub.add_parser(

@@ -669,3 +669,21 @@ def test_newer_database_is_refused_untouched(project):
         Project.open(project.folder)
     assert "Update spinegui" in info.value.hint
     assert user_version(project.folder) == schema.schema_version() + 1
+
+
+def test_clear_ground_truth_removes_and_logs(tmp_path):
+    project = Project.create(tmp_path / "p", "T1-L5")
+    img = tmp_path / "x.png"
+    img.write_bytes(b"not really a png")
+    image_id = project.add_image(img, width=50, height=60, sha256=file_sha256(img))
+    assert project.clear_ground_truth(image_id) is None
+    points = np.tile(
+        np.array([[10.0, 10.0], [20.0, 10.0], [10.0, 15.0], [20.0, 15.0]]), (17, 1, 1)
+    ) + np.arange(17)[:, None, None] * [0.0, 20.0]
+    project.set_ground_truth(image_id, points)
+    removed = project.clear_ground_truth(image_id)
+    np.testing.assert_array_equal(removed, points)
+    assert project.ground_truth(image_id) is None
+    last = project.history(image_id)[-1]
+    assert last.kind == "clear" and last.after is None
+    project.close()

@@ -78,6 +78,20 @@ class AnnotationsMixin:
             )
         return before
 
+    def clear_ground_truth(self: Project, image_id: int) -> np.ndarray | None:
+        """Remove an image's landmarks (to undo the edit that created them).
+
+        Logged like every edit, so the history still shows what was there.
+        Returns the removed array, or None when there was nothing to remove.
+        """
+        with self._write("remove the landmarks") as conn:
+            _template, before = _ground_truth_for_update(conn, image_id)
+            if before is None:
+                return None
+            conn.execute("DELETE FROM ground_truth WHERE image_id = ?", (int(image_id),))
+            self._log(conn, int(image_id), "clear", before=before.tolist(), after=None)
+        return before
+
     def accept_prediction(
         self: Project, image_id: int, model_version: str | None = None
     ) -> np.ndarray | None:

@@ -1,0 +1,566 @@
+"""The X-ray view: image, boxes, handles and Cobb lines, with zoom, pan and corrections.
+
+Editing gestures are read straight from the view's viewport (an event filter)
+instead of through pyqtgraph's scene events. pyqtgraph starts a drag only
+after the mouse travelled 5 screen pixels or 0.5 s, and rate-limits mouse
+moves; both make small corrections imprecise. Here a press within
+``GRAB_RADIUS_PX`` *screen* pixels of a handle starts the drag at once, and
+everything else (left-drag pan, wheel zoom) goes on to pyqtgraph untouched.
+
+A drag changes the drawn landmarks live and repaints only around that one
+vertebra; the single ``cornerMoved``/``vertebraMoved`` signal on release is
+what the EditController turns into one undoable, durable edit.
+
+Coordinates: landmark (x, y) is in original-image pixels with pixel centres
+on integers (the OpenCV/NumPy convention), so the image item sits at
+(-0.5, -0.5).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
+from PySide6.QtGui import QCursor, QKeyEvent, QMouseEvent, QPolygonF
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from spinegui.core.cobb import CobbResult
+from spinegui.core.geometry import BOX_ORDER
+from spinegui.core.templates import get_template
+from spinegui.gui.cobb_overlay import CobbOverlay
+from spinegui.gui.overlay import LAYERS, LandmarkOverlay, nearest_handle, to_device
+
+GRAB_RADIUS_PX = 8.0
+"""How close (screen pixels) a press must be to a handle to grab it, at any zoom."""
+NUDGE_STEP = 1.0
+NUDGE_STEP_SHIFT = 10.0
+LEVELS_DRAG_PX = 250.0
+"""Right-drag distance (screen pixels) that changes the window width by a factor e."""
+_INVERTED_LUT = np.arange(255, -1, -1, dtype=np.uint8)
+_ARROWS = {
+    Qt.Key.Key_Left: (-1.0, 0.0),
+    Qt.Key.Key_Right: (1.0, 0.0),
+    Qt.Key.Key_Up: (0.0, -1.0),
+    Qt.Key.Key_Down: (0.0, 1.0),
+}
+HELP_TEXT = (
+    "Drag a corner, or the ring in a vertebra's centre, to correct it.\n"
+    "Click a handle or a box, then use the arrow keys to move it by 1 pixel (Shift: 10).\n"
+    "Mouse wheel: zoom. Drag empty image: pan. Right-drag: brightness and contrast."
+)
+
+
+@dataclass
+class _Drag:
+    kind: str  # "corner", "vertebra" or "levels"
+    press_pos: QPointF
+    v: int = -1
+    c: int = -1
+    press_xy: np.ndarray | None = None
+    start: np.ndarray | None = None  # the vertebra's (4, 2) corners at press
+    started_truth: bool = False  # this drag made the truth from the prediction
+    start_levels: tuple[float, float] = (0.0, 1.0)
+
+
+class XrayCanvas(QWidget):
+    """Shows one X-ray with its landmarks and lets the user correct them."""
+
+    cursorMoved = Signal(float, float)
+    zoomChanged = Signal(float)
+    cornerMoved = Signal(int, int, object, object)
+    vertebraMoved = Signal(int, object, object)
+    selectionChanged = Signal(int, int)
+    levelsChanged = Signal(float, float)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.view = pg.GraphicsView(background="k")
+        self.viewbox = pg.ViewBox(lockAspect=True, invertY=True, enableMenu=False)
+        self.view.setCentralItem(self.viewbox)
+        self.image_item = pg.ImageItem(axisOrder="row-major", autoDownsample=True)
+        self.image_item.setPos(-0.5, -0.5)
+        self.overlay = LandmarkOverlay()
+        self.cobb_overlay = CobbOverlay()
+        for item in (self.image_item, self.overlay, self.cobb_overlay):
+            self.viewbox.addItem(item, ignoreBounds=item is not self.image_item)
+        self.viewbox.enableAutoRange(enable=False)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)
+        self.setFocusProxy(self.view)
+        self.view.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.view.setToolTip(HELP_TEXT)
+        self.view.viewport().setMouseTracking(True)
+        self.view.viewport().installEventFilter(self)
+        self.view.installEventFilter(self)
+
+        self._size: tuple[int, int] | None = None  # (width, height)
+        self._levels = (0.0, 1.0)
+        self._inverted = False
+        self._spacing_mm: tuple[float, float] | None = None
+        self._selection = (-1, -1)
+        self._drag: _Drag | None = None
+        self._click_pos: QPointF | None = None
+        self._fitted = False
+        self._zoom = math.nan
+        self.viewbox.sigTransformChanged.connect(self._on_transform)
+        self.viewbox.sigRangeChangedManually.connect(self._on_user_zoom)
+        self.viewbox.sigResized.connect(self._on_resized)
+
+    # ------------------------------------------------------------------ image
+
+    def set_image(
+        self,
+        pixels: np.ndarray,
+        levels: tuple[float, float],
+        spacing_mm: tuple[float, float] | None = None,
+    ) -> None:
+        """Show an X-ray and fit it; landmarks, selection and Cobb lines are cleared.
+
+        float32/uint16/uint8 C-contiguous arrays are shown without a copy
+        (pyqtgraph's fast path); anything else is converted once.
+        """
+        arr = np.asarray(pixels)
+        if arr.ndim != 2:
+            raise ValueError(f"Expected a grey image (H, W), got shape {arr.shape}.")
+        if arr.dtype not in (np.float32, np.uint16, np.uint8):
+            arr = arr.astype(np.float32)
+        arr = np.ascontiguousarray(arr)
+        self._cancel_drag()
+        self.set_ground_truth(None)
+        self.set_prediction(None)
+        self.set_cobb(None, None)
+        self.select(-1, -1)
+        self._levels = _ordered(levels)
+        self._spacing_mm = None if spacing_mm is None else tuple(spacing_mm)
+        self._size = (arr.shape[1], arr.shape[0])
+        self.image_item.setImage(arr, autoLevels=False, levels=self._levels)
+        self.fit()
+
+    def clear(self) -> None:
+        """Show nothing (no image open)."""
+        self._cancel_drag()
+        self.image_item.clear()
+        self._size = None
+        self.set_ground_truth(None)
+        self.set_prediction(None)
+        self.set_cobb(None, None)
+        self.select(-1, -1)
+
+    def image_size(self) -> tuple[int, int] | None:
+        """(width, height) of the shown image in pixels, or None."""
+        return self._size
+
+    def spacing_mm(self) -> tuple[float, float] | None:
+        return self._spacing_mm
+
+    def set_levels(self, low: float, high: float) -> None:
+        """Window the image to [low, high] (image units); emits levelsChanged."""
+        self._levels = _ordered((low, high))
+        self.image_item.setLevels(self._levels)
+        self.levelsChanged.emit(*self._levels)
+
+    def levels(self) -> tuple[float, float]:
+        return self._levels
+
+    def set_inverted(self, inverted: bool) -> None:
+        """Show bone dark instead of bright (some readers prefer film-like display)."""
+        self._inverted = bool(inverted)
+        self.image_item.setLookupTable(_INVERTED_LUT if self._inverted else None)
+
+    def inverted(self) -> bool:
+        return self._inverted
+
+    # -------------------------------------------------------------- zoom, pan
+
+    def fit(self) -> None:
+        """Show the whole image, and keep it fitted on resize until the user zooms."""
+        if self._size is None:
+            return
+        w, h = self._size
+        self.viewbox.setRange(QRectF(-0.5, -0.5, w, h), padding=0.02)
+        self._fitted = True
+        self.viewbox.updateMatrix()  # emits zoomChanged now rather than at the next paint
+
+    def zoom(self) -> float:
+        """Screen pixels per image pixel."""
+        px = self.viewbox.viewPixelSize()[0]
+        return 1.0 / px if px else math.nan
+
+    def set_zoom(self, zoom: float, centre: tuple[float, float] | None = None) -> None:
+        """Zoom to ``zoom`` screen px per image px around ``centre`` (default: view centre)."""
+        rect = self.viewbox.viewRect()
+        cx, cy = centre if centre is not None else (rect.center().x(), rect.center().y())
+        w, h = self.viewbox.width() / zoom, self.viewbox.height() / zoom
+        self.viewbox.setRange(QRectF(cx - w / 2, cy - h / 2, w, h), padding=0.0)
+        self._fitted = False
+        self.viewbox.updateMatrix()
+
+    def image_to_viewport(self, x: float, y: float) -> QPointF:
+        """Where image pixel (x, y) is on the view's viewport (for tests and tools)."""
+        p = to_device(np.array([x, y], dtype=np.float64), self._to_viewport())
+        return QPointF(float(p[0]), float(p[1]))
+
+    def viewport_to_image(self, pos: QPointF) -> tuple[float, float]:
+        inverse, ok = self._to_viewport().inverted()
+        if not ok:
+            return (math.nan, math.nan)
+        p = inverse.map(QPointF(pos))
+        return (p.x(), p.y())
+
+    def _to_viewport(self):
+        self.viewbox.updateMatrix()  # pyqtgraph defers it after a range change
+        return self.overlay.deviceTransform(self.view.viewportTransform())
+
+    def _on_transform(self) -> None:
+        z = self.zoom()
+        if not math.isclose(z, self._zoom, rel_tol=1e-9):
+            self._zoom = z
+            self.zoomChanged.emit(z)
+
+    def _on_user_zoom(self, *_args) -> None:
+        self._fitted = False
+
+    def _on_resized(self, *_args) -> None:
+        """A fitted image stays fitted; otherwise the zoom stays, as in other image viewers."""
+        if self._fitted:
+            self.fit()
+        elif self._size is not None and math.isfinite(self._zoom):
+            centre = self.viewbox.viewRect().center()
+            self.set_zoom(self._zoom, (centre.x(), centre.y()))
+
+    # -------------------------------------------------------------- landmarks
+
+    def set_template(self, template_name: str) -> None:
+        """Label the boxes with this template's vertebra names (C7, T1, ...)."""
+        self.overlay.set_labels(get_template(template_name).vertebrae)
+
+    def set_ground_truth(self, points: np.ndarray | None) -> None:
+        """Show the truth (green); keeps the selection when it still exists."""
+        self._cancel_drag()
+        self.overlay.set_points("truth", points)
+        self._after_points_changed()
+
+    def ground_truth(self) -> np.ndarray | None:
+        """Copy of the truth as drawn (including a correction not yet stored)."""
+        return _copy(self.overlay.points("truth"))
+
+    def set_prediction(self, points: np.ndarray | None, spread: np.ndarray | None = None) -> None:
+        """Show a prediction (red, dashed); ``spread`` (V, 4) px draws faint circles."""
+        self._cancel_drag()
+        self.overlay.set_points("prediction", points)
+        self.overlay.set_spread(spread if points is not None else None)
+        self._after_points_changed()
+
+    def prediction(self) -> np.ndarray | None:
+        return _copy(self.overlay.points("prediction"))
+
+    def set_cobb(self, result: CobbResult | None, points: np.ndarray | None) -> None:
+        """Draw Cobb lines for ``result``, measured on ``points``; None hides them."""
+        self.cobb_overlay.set_cobb(result, points)
+
+    def set_layer_visible(self, name: str, visible: bool) -> None:
+        """Show or hide "truth", "prediction", "labels", "cobb" or "handles"."""
+        if name not in LAYERS:
+            raise ValueError(f"Unknown layer {name!r}; use one of {LAYERS}.")
+        if name == "cobb":
+            self.cobb_overlay.setVisible(bool(visible))
+        else:
+            self.overlay.set_layer_visible(name, visible)
+        self.overlay.set_hover(None)
+
+    def layer_visible(self, name: str) -> bool:
+        if name == "cobb":
+            return self.cobb_overlay.isVisible()
+        return self.overlay.layer_visible(name)
+
+    def editable_layer(self) -> str | None:
+        """The layer edits apply to: the truth, or the prediction while there is no truth.
+
+        Editing the prediction never changes it: the first edit starts the
+        truth as a copy of it (the EditController stores both in one undo step).
+        """
+        if self.overlay.points("truth") is not None:
+            return "truth"
+        if self.overlay.points("prediction") is not None:
+            return "prediction"
+        return None
+
+    def _interactive_layer(self) -> str | None:
+        """The editable layer, if the user can see it and its handles."""
+        layer = self.editable_layer()
+        if layer is None or not self.overlay.layer_visible(layer):
+            return None
+        return layer if self.overlay.layer_visible("handles") else None
+
+    def _after_points_changed(self) -> None:
+        self.overlay.set_handles_layer(self.editable_layer())
+        pts = self.overlay.points(self.editable_layer()) if self.editable_layer() else None
+        if pts is None or self._selection[0] >= len(pts):
+            self.select(-1, -1)
+
+    # -------------------------------------------------------------- selection
+
+    def select(self, v: int, c: int) -> None:
+        """Select corner ``c`` of vertebra ``v`` (c == -1: the whole vertebra; v == -1: none)."""
+        sel = (int(v), int(c)) if v >= 0 else (-1, -1)
+        if sel != self._selection:
+            self._selection = sel
+            self.overlay.set_selection(*sel)
+            self.selectionChanged.emit(*sel)
+
+    def selection(self) -> tuple[int, int]:
+        return self._selection
+
+    def nudge(self, dx: float, dy: float) -> bool:
+        """Move the selection by (dx, dy) image pixels as one finished edit (arrow keys)."""
+        v, c = self._selection
+        layer = self._interactive_layer()
+        if v < 0 or layer is None or self._drag is not None:
+            return False
+        started = self._begin_edit_on(layer)
+        pts = self.overlay.points("truth")
+        before = pts[v].copy()
+        if c >= 0:
+            pts[v, c] += (dx, dy)
+        else:
+            pts[v] += (dx, dy)
+        self.overlay.vertebra_moved("truth", v, before)
+        if not self._emit_edit(v, c, before, pts[v]):
+            self._undo_begin(started)
+        return True
+
+    # ------------------------------------------------------------------ input
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if obj is self.view and event.type() == QEvent.Type.KeyPress:
+            return self._key(event)
+        if obj is self.view and event.type() == QEvent.Type.ShortcutOverride:
+            if self._is_nudge_key(event) and self._selection[0] >= 0:
+                event.accept()  # arrows nudge the selection rather than trigger a menu shortcut
+                return True
+            return False
+        if obj is not self.view.viewport():
+            return False
+        kind = event.type()
+        if kind in (QEvent.Type.MouseButtonPress, QEvent.Type.MouseButtonDblClick):
+            return self._press(event)
+        if kind == QEvent.Type.MouseMove:
+            return self._move(event)
+        if kind == QEvent.Type.MouseButtonRelease:
+            return self._release(event)
+        if kind == QEvent.Type.Leave:
+            self.overlay.set_hover(None)
+            self.cursorMoved.emit(math.nan, math.nan)
+        return False
+
+    @staticmethod
+    def _is_nudge_key(event: QKeyEvent) -> bool:
+        """A plain or Shift arrow; Ctrl/Alt arrows belong to the window's shortcuts."""
+        extra = event.modifiers() & ~(
+            Qt.KeyboardModifier.ShiftModifier | Qt.KeyboardModifier.KeypadModifier
+        )
+        return Qt.Key(event.key()) in _ARROWS and extra == Qt.KeyboardModifier.NoModifier
+
+    def _key(self, event: QKeyEvent) -> bool:
+        key = Qt.Key(event.key())
+        if self._is_nudge_key(event):
+            shift = event.modifiers() & Qt.KeyboardModifier.ShiftModifier
+            step = NUDGE_STEP_SHIFT if shift else NUDGE_STEP
+            ux, uy = _ARROWS[key]
+            return self.nudge(ux * step, uy * step)
+        if key == Qt.Key.Key_Escape:
+            if self._drag is not None:
+                self._cancel_drag()
+            else:
+                self.select(-1, -1)
+            return True
+        return False
+
+    def _press(self, event: QMouseEvent) -> bool:
+        if self._drag is not None or self._size is None:
+            return self._drag is not None
+        pos = event.position()
+        self.view.setFocus(Qt.FocusReason.MouseFocusReason)
+        if event.button() == Qt.MouseButton.RightButton:
+            self._drag = _Drag("levels", pos, start_levels=self._levels)
+            return True
+        if event.button() != Qt.MouseButton.LeftButton:
+            return False
+        hit = self.handle_at(pos)
+        if hit is None:
+            self._click_pos = pos
+            return False
+        v, c = hit
+        started = self._begin_edit_on(self._interactive_layer())
+        self.select(v, c)
+        self._drag = _Drag(
+            "corner" if c >= 0 else "vertebra",
+            pos,
+            v,
+            c,
+            press_xy=np.array(self.viewport_to_image(pos)),
+            start=self.overlay.points("truth")[v].copy(),
+            started_truth=started,
+        )
+        self.view.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+        return True
+
+    def _move(self, event: QMouseEvent) -> bool:
+        pos = event.position()
+        self._emit_cursor(pos)
+        drag = self._drag
+        if drag is None:
+            if event.buttons() == Qt.MouseButton.NoButton:
+                self._hover(pos)
+            return False
+        if drag.kind == "levels":
+            self._drag_levels(drag, pos)
+        else:
+            self._drag_landmarks(drag, pos)
+        return True
+
+    def _release(self, event: QMouseEvent) -> bool:
+        drag = self._drag
+        if drag is None:
+            click, self._click_pos = self._click_pos, None
+            if click is not None and _distance(click, event.position()) < 3:
+                v = self.box_at(event.position())  # a plain click selects a box, or nothing
+                self.select(v, -1)
+            return False
+        wanted = Qt.MouseButton.RightButton if drag.kind == "levels" else Qt.MouseButton.LeftButton
+        if event.button() != wanted:
+            return True
+        if drag.kind != "levels":
+            self._drag_landmarks(drag, event.position())
+        self._drag = None
+        self._hover(event.position())
+        if drag.kind == "levels":
+            return True
+        after = self.overlay.points("truth")[drag.v]
+        if not self._emit_edit(drag.v, drag.c, drag.start, after):
+            self._undo_begin(drag.started_truth)
+        return True
+
+    def _drag_landmarks(self, drag: _Drag, pos: QPointF) -> None:
+        delta = np.array(self.viewport_to_image(pos)) - drag.press_xy
+        if not np.isfinite(delta).all():
+            return
+        pts = self.overlay.points("truth")
+        old = pts[drag.v].copy()
+        if drag.c >= 0:
+            pts[drag.v, drag.c] = drag.start[drag.c] + delta
+        else:
+            pts[drag.v] = drag.start + delta
+        self.overlay.vertebra_moved("truth", drag.v, old)
+
+    def _drag_levels(self, drag: _Drag, pos: QPointF) -> None:
+        """Right-drag: right widens the window (less contrast), down darkens (raises the level)."""
+        low, high = drag.start_levels
+        width, centre = high - low, (low + high) / 2
+        dx, dy = pos.x() - drag.press_pos.x(), pos.y() - drag.press_pos.y()
+        new_width = width * math.exp(dx / LEVELS_DRAG_PX)
+        new_centre = centre + dy * width / (2 * LEVELS_DRAG_PX)
+        self.set_levels(new_centre - new_width / 2, new_centre + new_width / 2)
+
+    def _cancel_drag(self) -> None:
+        """Put a half-done drag back where it started; nothing is emitted."""
+        drag, self._drag = self._drag, None
+        if drag is None:
+            return
+        if drag.kind == "levels":
+            self.set_levels(*drag.start_levels)
+            return
+        pts = self.overlay.points("truth")
+        if pts is not None:
+            old = pts[drag.v].copy()
+            pts[drag.v] = drag.start
+            self.overlay.vertebra_moved("truth", drag.v, old)
+        self._undo_begin(drag.started_truth)
+
+    # ---------------------------------------------------------------- helpers
+
+    def handle_at(self, pos: QPointF) -> tuple[int, int] | None:
+        """(v, c) of the handle within GRAB_RADIUS_PX of viewport ``pos``; c == -1: centre."""
+        layer = self._interactive_layer()
+        if layer is None:
+            return None
+        dev = to_device(self.overlay.points(layer), self._to_viewport())
+        return nearest_handle(dev, dev.mean(axis=1), (pos.x(), pos.y()), GRAB_RADIUS_PX)
+
+    def box_at(self, pos: QPointF) -> int:
+        """Index of the editable vertebra whose box contains viewport ``pos``, or -1."""
+        layer = self._interactive_layer()
+        if layer is None:
+            return -1
+        dev = to_device(self.overlay.points(layer), self._to_viewport())
+        for v, quad in enumerate(dev[:, BOX_ORDER, :]):
+            if np.isfinite(quad).all():
+                polygon = QPolygonF([QPointF(x, y) for x, y in quad])
+                if polygon.containsPoint(QPointF(pos), Qt.FillRule.OddEvenFill):
+                    return v
+        return -1
+
+    def _begin_edit_on(self, layer: str | None) -> bool:
+        """Make sure a truth exists to edit; True when it was just copied from the prediction."""
+        if layer != "prediction":
+            return False
+        self.overlay.set_points("truth", self.overlay.points("prediction").copy())
+        self.overlay.set_handles_layer("truth")
+        return True
+
+    def _undo_begin(self, started: bool) -> None:
+        if started:
+            self.overlay.set_points("truth", None)
+            self.overlay.set_handles_layer(self.editable_layer())
+
+    def _emit_edit(self, v: int, c: int, before: np.ndarray, after: np.ndarray) -> bool:
+        """Emit the finished edit; False when nothing actually moved."""
+        if c >= 0:
+            if np.array_equal(before[c], after[c]):
+                return False
+            self.cornerMoved.emit(v, c, before[c].copy(), after[c].copy())
+        else:
+            if np.array_equal(before, after):
+                return False
+            self.vertebraMoved.emit(v, before.copy(), after.copy())
+        return True
+
+    def _emit_cursor(self, pos: QPointF) -> None:
+        x, y = self.viewport_to_image(pos)
+        w, h = self._size or (0, 0)
+        if not (-0.5 <= x < w - 0.5 and -0.5 <= y < h - 0.5):
+            x = y = math.nan
+        self.cursorMoved.emit(x, y)
+
+    def _hover(self, pos: QPointF) -> None:
+        hit = self.handle_at(pos)
+        self.overlay.set_hover(hit)
+        if hit is None:
+            shape = Qt.CursorShape.CrossCursor if self._size else Qt.CursorShape.ArrowCursor
+        elif hit[1] < 0:
+            shape = Qt.CursorShape.SizeAllCursor
+        else:
+            shape = Qt.CursorShape.PointingHandCursor
+        self.view.viewport().setCursor(QCursor(shape))
+
+
+def _ordered(levels) -> tuple[float, float]:
+    low, high = (float(v) for v in levels)
+    if high < low:
+        low, high = high, low
+    if high - low < 1e-6 * max(1.0, abs(high)):
+        high = low + max(1e-6, 1e-6 * abs(low))
+    return low, high
+
+
+def _copy(points: np.ndarray | None) -> np.ndarray | None:
+    return None if points is None else points.copy()
+
+
+def _distance(a: QPointF, b: QPointF) -> float:
+    return math.hypot(a.x() - b.x(), a.y() - b.y())
