@@ -1,0 +1,69 @@
+"""Fixtures shared by the GUI tests: a real tiny model, a demo project, inference services.
+
+The model is trained for real (one epoch on a few phantoms at the tiny
+preset) once per session, so GUI tests exercise the same checkpoint format,
+loader and metadata a user's model has, at a cost of about two seconds.
+Every inference service made here is shut down in teardown: Qt tests hang or
+crash when a worker thread outlives its objects.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """A C7-L5 checkpoint trained for one epoch; its folder holds nothing else."""
+    from spinegui.ml.data import synthetic_dataset
+    from spinegui.ml.train import TrainConfig, train
+
+    folder = tmp_path_factory.mktemp("shipped_models")
+    out = folder / "tiny-c7l5.safetensors"
+    data = synthetic_dataset("C7-L5", 6, seed=0, preset="tiny", size=(256, 128))
+    config = TrainConfig(
+        template="C7-L5",
+        preset="tiny",
+        epochs=1,
+        device="cpu",
+        amp=False,
+        seed=0,
+        out=str(out),
+    )
+    result = train(config, data.subset(range(4)), data.subset(range(4, 6)))
+    assert result.checkpoint == out and out.is_file(), result.message
+    return out
+
+
+@pytest.fixture
+def demo_project(tmp_path, tiny_model) -> Path:
+    """Folder of a 4-image demo project (2 with truth) whose active model is ``tiny_model``."""
+    from spinegui.core.demo import build_demo_project
+
+    return build_demo_project(tmp_path / "demo", count=4, models_folder=tiny_model.parent)
+
+
+@pytest.fixture
+def make_inference_service(qapp):
+    """Factory for InferenceService objects (keyword arguments passed on), all shut down after."""
+    from spinegui.gui.inference import InferenceService
+
+    made = []
+
+    def make(**kwargs):
+        service = InferenceService(**kwargs)
+        made.append(service)
+        return service
+
+    yield make
+    for service in made:
+        service.shutdown()
+        assert not service.is_running
+
+
+@pytest.fixture
+def inference_service(make_inference_service):
+    """An InferenceService on the CPU with no model loaded yet."""
+    return make_inference_service(device="cpu")
