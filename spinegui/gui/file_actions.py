@@ -1,0 +1,278 @@
+"""Opening, adding, dropping and exporting: the window's file commands.
+
+Each command comes in two halves, as in SLEAP: ``choose_*`` asks the user
+(file dialogs) and the plain method does the work, so tests drive the plain
+methods without dialogs. Loose files go to the open project, else to the
+Inbox project (see ``importing``), so no correction is ever made outside a
+project.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+from spinegui.core.errors import SpineguiError
+from spinegui.core.store import Project
+from spinegui.core.templates import TEMPLATES
+from spinegui.gui import importing
+from spinegui.gui.dialogs import show_error
+from spinegui.gui.inspector import COBB_NAMES
+from spinegui.gui.report import ReportInfo, export_pdf, export_png
+
+IMAGE_FILTER = (
+    "X-ray images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.dcm *.dicom *.dic);;"
+    "DICOM files (*.dcm *.dicom *.dic *);;All files (*)"
+)
+STATUS_WORDS = {"not_started": "not started", "in_review": "in review", "reviewed": "reviewed"}
+
+
+class _BusyCursor:
+    def __enter__(self):
+        QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+
+    def __exit__(self, *exc):
+        QGuiApplication.restoreOverrideCursor()
+
+
+class FileActionsMixin:
+    """File commands of MainWindow; relies on its project, settings and set_project."""
+
+    # ----------------------------------------------------------------- projects
+
+    def open_project(self, folder: Path) -> bool:
+        try:
+            project = Project.open(folder)
+        except SpineguiError as exc:
+            show_error(self, "Could not open the project", exc)
+            return False
+        importing.register_shipped_model(project)
+        self.set_project(project)
+        self.statusBar().showMessage(f"Opened project {project.folder}.", 5000)
+        return True
+
+    def choose_project(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self,
+            "Open a spinegui project (the folder holding project.sqlite)",
+            self.settings.last_folder(),
+        )
+        if folder:
+            self.settings.set_last_folder(Path(folder).parent)
+            self.open_folder(Path(folder))
+
+    def open_folder(self, folder: Path) -> bool:
+        """A project folder opens; any other folder becomes a new project after asking."""
+        if importing.is_project_folder(folder):
+            return self.open_project(folder)
+        return self.choose_new_project(folder)
+
+    def choose_new_project(self, folder: Path | None = None) -> bool:
+        if folder is None:
+            chosen = QFileDialog.getExistingDirectory(
+                self,
+                "Choose the folder of X-rays to make a project of",
+                self.settings.last_folder(),
+            )
+            if not chosen:
+                return False
+            folder = Path(chosen)
+        if importing.is_project_folder(folder):
+            return self.open_project(folder)
+        names = list(TEMPLATES)
+        default = names.index(importing.INBOX_TEMPLATE)
+        labels = [f"{n}: {TEMPLATES[n].description}" for n in names]
+        choice, ok = QInputDialog.getItem(
+            self,
+            "New project",
+            f"A project will be created inside\n{folder}\nwith every X-ray found there.\n\n"
+            "Which vertebrae are annotated?",
+            labels,
+            default,
+            False,
+        )
+        if not ok:
+            return False
+        return self.new_project_from_folder(folder, names[labels.index(choice)])
+
+    def new_project_from_folder(self, folder: Path, template: str) -> bool:
+        try:
+            with _BusyCursor():
+                project, report = importing.create_project_from_folder(folder, template)
+                importing.register_shipped_model(project)
+        except SpineguiError as exc:
+            show_error(self, "Could not create the project", exc)
+            return False
+        self.set_project(project)
+        self._tell_import(report, f"New project in {folder}")
+        return True
+
+    def open_demo(self) -> bool:
+        from spinegui.core.demo import build_demo_project, default_demo_folder
+
+        try:
+            with _BusyCursor():
+                self.statusBar().showMessage("Preparing the demo project…")
+                folder = build_demo_project(default_demo_folder())
+        except SpineguiError as exc:
+            show_error(self, "Could not prepare the demo", exc)
+            return False
+        return self.open_project(folder)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        recent = self.settings.recent_projects()
+        for folder in recent:
+            act = self.recent_menu.addAction(folder.name)
+            act.setToolTip(str(folder))
+            act.triggered.connect(lambda _=False, f=folder: self.open_project(f))
+        if not recent:
+            self.recent_menu.addAction("(no recent projects)").setEnabled(False)
+
+    # -------------------------------------------------------------------- files
+
+    def choose_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Add X-ray files", self.settings.last_folder(), IMAGE_FILTER
+        )
+        if files:
+            self.settings.set_last_folder(Path(files[0]).parent)
+            self.add_files([Path(f) for f in files])
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(
+            self, "Add every X-ray in a folder", self.settings.last_folder()
+        )
+        if folder:
+            self.settings.set_last_folder(Path(folder))
+            self.add_files(importing.image_files_in(Path(folder)))
+
+    def add_files(self, paths: list[Path]) -> importing.ImportReport | None:
+        """Add files to the open project, or to the Inbox when none is open; show the first."""
+        if not paths:
+            self.statusBar().showMessage("No X-ray files found there.", 5000)
+            return None
+        where = "the project"
+        if self.project is None:
+            try:
+                inbox = importing.open_or_create_inbox(self.inbox)
+                importing.register_shipped_model(inbox)
+            except SpineguiError as exc:
+                show_error(self, "Could not open your Inbox project", exc)
+                return None
+            self.set_project(inbox)
+            where = f"your Inbox project ({inbox.folder})"
+        with _BusyCursor():
+            report = importing.add_image_files(self.project, paths)
+        self.refresh_worklist()
+        self._tell_import(report, f"Added to {where}")
+        first = (report.added or report.already_there or [None])[0]
+        if first is not None:
+            self.show_image(first)
+        return report
+
+    def _tell_import(self, report: importing.ImportReport, what: str) -> None:
+        self.statusBar().showMessage(f"{what}: {report.summary()}.", 10000)
+        if report.failed:
+            listed = "\n".join(report.failed[:10])
+            more = f"\n… and {len(report.failed) - 10} more" if len(report.failed) > 10 else ""
+            show_error(
+                self,
+                "Some files were not added",
+                f"{len(report.failed)} file(s) could not be read as X-rays:\n{listed}{more}",
+                "Check that they are PNG, JPEG, BMP, TIFF or DICOM images and not damaged.",
+            )
+
+    # ------------------------------------------------------------- drag & drop
+
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        paths = [Path(u.toLocalFile()) for u in event.mimeData().urls() if u.isLocalFile()]
+        event.acceptProposedAction()
+        self.open_paths(paths)
+
+    def open_paths(self, paths: list[Path]) -> None:
+        """What a drop (or command line) does: a project opens, anything else is added."""
+        folders = [p for p in paths if p.is_dir()]
+        if len(paths) == 1 and folders and importing.is_project_folder(folders[0]):
+            self.open_project(folders[0])
+            return
+        files = [p for p in paths if p.is_file()]
+        for folder in folders:
+            files += importing.image_files_in(folder)
+        self.add_files(files)
+
+    # ------------------------------------------------------------------ exports
+
+    def _default_export(self, suffix: str) -> str:
+        rec = self.project.image(self.current_id)
+        return str(Path(self.settings.last_folder()) / f"{rec.path.stem}{suffix}")
+
+    def choose_export_png(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Export the view as PNG",
+            self._default_export("_annotated.png"),
+            "PNG image (*.png)",
+        )
+        if path:
+            self.settings.set_last_folder(Path(path).parent)
+            self.export_png(Path(path))
+
+    def choose_export_pdf(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self,
+            "Save the report as PDF",
+            self._default_export("_report.pdf"),
+            "PDF document (*.pdf)",
+        )
+        if path:
+            self.settings.set_last_folder(Path(path).parent)
+            self.export_pdf(Path(path))
+
+    def export_png(self, path: Path) -> Path | None:
+        try:
+            out = export_png(self.canvas, path)
+        except SpineguiError as exc:
+            show_error(self, "Could not export the picture", exc)
+            return None
+        self.statusBar().showMessage(f"Saved {out}.", 8000)
+        return out
+
+    def export_pdf(self, path: Path) -> Path | None:
+        try:
+            out = export_pdf(path, self.canvas.grab(), self.report_info())
+        except SpineguiError as exc:
+            show_error(self, "Could not save the report", exc)
+            return None
+        self.statusBar().showMessage(f"Saved report {out}.", 8000)
+        return out
+
+    def report_info(self) -> ReportInfo:
+        rec = self.project.image(self.current_id)
+        has_truth = self.project.ground_truth(self.current_id) is not None
+        column = 1 if has_truth else 2
+        cobb = [
+            (name, cells[column])
+            for name, cells in zip(COBB_NAMES, self.inspector.cobb_text(), strict=True)
+        ]
+        model = self.project.active_model()
+        return ReportInfo(
+            image_name=rec.path.name,
+            image_size=(rec.width, rec.height),
+            cobb=cobb,
+            cobb_source="ground truth, green boxes"
+            if has_truth
+            else "model prediction, red boxes: not yet confirmed by a reviewer",
+            model=None if model is None else model.version,
+            reviewer=rec.reviewer,
+            status=STATUS_WORDS.get(rec.status, rec.status),
+            project=str(self.project.folder),
+            spacing_mm=rec.spacing_mm,
+        )

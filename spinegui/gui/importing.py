@@ -1,0 +1,151 @@
+"""Adding X-ray files to a project, and where loose files go when no project is open.
+
+Qt-free on purpose ("do the change" apart from "ask the user", as SLEAP splits
+its commands), so tests and the window share one code path.
+
+Loose files policy: every annotation must live in a project, because only the
+project store makes edits durable and undoable. When the user opens loose
+files while no project is open, they are added to the **Inbox** project, a
+project kept in the user data folder (``inbox_dir()``). The X-ray files are not
+copied or moved: the project remembers their absolute path and content hash,
+so nothing is duplicated and a moved file is found again by its hash. The
+window says so in its status bar and the Inbox shows up in File > Recent.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from spinegui.core.errors import SpineguiError
+from spinegui.core.imageio import load_image
+from spinegui.core.store import DB_NAME, Project
+
+IMAGE_SUFFIXES = frozenset(
+    {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm", ".dicom", ".dic"}
+)
+INBOX_TEMPLATE = "C7-L5"
+"""The shipped model is trained on C7-L5 (as in the paper), so the Inbox uses it too."""
+
+
+@dataclass
+class ImportReport:
+    """What happened to each file, so the window can tell the user in plain words."""
+
+    added: list[int] = field(default_factory=list)
+    already_there: list[int] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = []
+        if self.added:
+            parts.append(f"{len(self.added)} image(s) added")
+        if self.already_there:
+            parts.append(f"{len(self.already_there)} already in the project")
+        if self.failed:
+            parts.append(f"{len(self.failed)} could not be read")
+        return ", ".join(parts) or "no images found"
+
+
+def inbox_dir() -> Path:
+    """The Inbox project folder; ``SPINEGUI_INBOX`` overrides it (tests, portable installs)."""
+    override = os.environ.get("SPINEGUI_INBOX")
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("spinegui", appauthor=False)) / "inbox"
+
+
+def open_or_create_inbox(folder: Path | None = None) -> Project:
+    folder = Path(folder) if folder is not None else inbox_dir()
+    if (folder / DB_NAME).is_file():
+        return Project.open(folder)
+    return Project.create(folder, INBOX_TEMPLATE)
+
+
+def is_project_folder(folder: Path) -> bool:
+    return (Path(folder) / DB_NAME).is_file()
+
+
+def image_files_in(folder: Path) -> list[Path]:
+    """X-ray files in a folder and its subfolders, by extension, in a stable order."""
+    folder = Path(folder)
+    return sorted(
+        p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+    )
+
+
+def add_image_files(
+    project: Project,
+    paths: Iterable[Path],
+    *,
+    on_progress: Callable[[int], bool] | None = None,
+) -> ImportReport:
+    """Add each readable file; a bad file is reported, never stops the rest.
+
+    Each file is decoded once so that its size, bit depth and (for DICOM)
+    pixel spacing come from the real pixels. ``on_progress(done)`` may return
+    False to stop early (the Cancel button of a progress dialog).
+    """
+    report = ImportReport()
+    for done, path in enumerate(paths, start=1):
+        try:
+            image = load_image(path)
+            existing = project.find_image_by_hash(image.sha256)
+            if existing is not None:
+                report.already_there.append(existing.id)
+            else:
+                report.added.append(
+                    project.add_image(
+                        path,
+                        width=image.width,
+                        height=image.height,
+                        sha256=image.sha256,
+                        spacing_mm=image.spacing_mm,
+                        bit_depth=image.bit_depth,
+                    )
+                )
+        except SpineguiError as exc:
+            report.failed.append(f"{Path(path).name}: {exc.message}")
+        if on_progress is not None and on_progress(done) is False:
+            break
+    return report
+
+
+def create_project_from_folder(folder: Path, template: str) -> tuple[Project, ImportReport]:
+    """A new project inside ``folder`` holding every X-ray found there."""
+    project = Project.create(folder, template)
+    files = [p for p in image_files_in(folder) if project.models_dir not in p.parents]
+    return project, add_image_files(project, files)
+
+
+def register_shipped_model(project: Project) -> str | None:
+    """Make the newest shipped model of the project's template active, if none is.
+
+    A new project or the Inbox otherwise has no model, and the user would see
+    no red boxes without knowing why. A model the user chose stays active.
+    """
+    from spinegui.core.model_card import card_summary, list_shipped_models
+
+    active = project.active_model()
+    if active is not None and active.path.is_file():
+        return active.version
+    cards = [c for c in list_shipped_models() if c.get("template") == project.template.name]
+    if not cards:
+        return None
+    card = max(cards, key=lambda c: (str(c.get("created") or ""), Path(c["path"]).name))
+    path = Path(card["path"]).resolve()
+    known = next((m for m in project.models() if m.path.resolve() == path), None)
+    if known is None:
+        taken = {m.version for m in project.models()}
+        version = card["version"]
+        if version in taken:
+            version = f"{version}-{card.get('fingerprint', 'shipped')[:8]}"
+        project.add_model(version, path, card={**card_summary(card), "shipped": True})
+    else:
+        version = known.version
+    project.set_active_model(version)
+    return version
