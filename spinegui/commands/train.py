@@ -24,6 +24,14 @@ Data (one of):
   --aasce DIR        an AASCE/BoostNet folder (boostnet_labeldata)
   --project DIR      a spinegui project folder (reviewed images only)
 
+A project run is the GUI's Retrain button: reviewed images not yet assigned
+are split into training and a locked validation set (an image once in
+validation stays there), "--init-from active" fine-tunes the project's
+active model, the checkpoint goes to the project's models/ folder as
+retrain-NN, and at the end both the active and the new model are scored on
+the validation images (a "comparison" event with --json-progress). --adopt
+then makes the new model the project's active one.
+
 Images are split 80/15/5 into train/test/validation by --split-seed (a
 project's own locked train/val assignment is used when it has one). The best
 model by validation loss is written to --out after every improvement, with
@@ -122,7 +130,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="continue an interrupted run (its checkpoint or resume file)",
     )
     files.add_argument(
-        "--init-from", type=Path, metavar="CKPT", help="fine-tune starting from this model"
+        "--init-from",
+        type=Path,
+        metavar="CKPT",
+        help='fine-tune starting from this model ("active": the project\'s active model)',
+    )
+    files.add_argument(
+        "--adopt",
+        action="store_true",
+        help="with --project: make the finished model the project's active model",
+    )
+    files.add_argument(
+        "--no-compare",
+        dest="compare",
+        action="store_false",
+        help="with --project: skip scoring the active and the new model at the end",
     )
     files.add_argument(
         "--keep-resume",
@@ -166,6 +188,15 @@ def build_config(args):
         values.update(header.get("config", {}))
         if args.out is None and header.get("out"):
             args.out = Path(header["out"])
+    if args.init_from is not None and args.resume is None:
+        # A fine-tuned network keeps its parent's architecture and input size;
+        # asking for them again on the command line would only invite a mismatch.
+        from spinegui.core.model_card import read_model_card
+
+        parent = read_model_card(args.init_from)
+        for name in ("arch", "preset"):
+            if parent.get(name):
+                values[name] = parent[name]
     for name in _CONFIG_FLAGS:
         value = getattr(args, name, None)
         if value is not None:
@@ -354,7 +385,11 @@ def _default_out(config, kind: str, args) -> Path:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     name = f"spinegui-{config.template}-{config.arch}-{config.preset}-{stamp}.safetensors"
     if kind == "project":
-        return Path(args.project) / "models" / name
+        from spinegui.core.store import Project
+        from spinegui.ml.retrain import new_version_name
+
+        with Project.open(args.project) as project:
+            return project.models_dir / f"{new_version_name(project)}.safetensors"
     return Path(name)
 
 
@@ -364,7 +399,16 @@ def run(args: argparse.Namespace) -> int:
 
     stop = _StopFlag()
     stop.install()
+    active = None
     try:
+        if getattr(args, "project", None) is not None:
+            active = _prepare_project(args)
+        elif getattr(args, "adopt", False) or str(args.init_from) == "active":
+            from spinegui.core.errors import SpineguiError
+
+            raise SpineguiError(
+                "--adopt and --init-from active need a project.", "Add --project DIR."
+            )
         config = build_config(args)
         preset = get_preset(config.preset)
         explicit_template = args.template
@@ -390,6 +434,12 @@ def run(args: argparse.Namespace) -> int:
             should_stop=lambda: stop() or (progress is not None and progress.reader_gone),
             extra_meta={"split": split, "data_source": data.source},
         )
+        comparison = None
+        if kind == "project" and result.ok and result.checkpoint and len(val_set):
+            if getattr(args, "compare", True) and _is_main():
+                comparison = _compare(args, config, val_set, result.checkpoint, active, progress)
+            if getattr(args, "adopt", False) and _is_main():
+                _adopt(args, result.checkpoint, comparison)
     finally:
         stop.restore()
     if result.status == "diverged":
@@ -397,3 +447,67 @@ def run(args: argparse.Namespace) -> int:
     if result.status == "stopped":
         return 128 + int(stop.signum or signal.SIGINT)
     return 0
+
+
+def _prepare_project(args):
+    """Lock the split of newly reviewed images and resolve ``--init-from active``.
+
+    Returns the project's active model record (or None), which the run is
+    compared against at the end. Refuses, with what to do, when there is too
+    little reviewed data, before any image is assigned.
+    """
+    from spinegui.core.errors import SpineguiError
+    from spinegui.core.splits import apply_plan, project_plan
+    from spinegui.core.store import Project
+
+    with Project.open(args.project) as project:
+        plan = project_plan(project)
+        if not plan.enough and args.resume is None:
+            raise SpineguiError(plan.shortage_message(), "")
+        apply_plan(project, plan)
+        active = project.active_model()
+    if args.init_from is not None and str(args.init_from) == "active":
+        if active is None:
+            raise SpineguiError(
+                "The project has no active model to start from.",
+                "Leave out --init-from to train from scratch, or activate a model first.",
+            )
+        if not active.path.is_file():
+            raise SpineguiError(
+                f"The active model's file {active.path} is missing.",
+                "Restore the file, activate another model, or train from scratch.",
+            )
+        args.init_from = active.path
+    return active
+
+
+def _compare(args, config, val_set, checkpoint, active, progress):
+    """Score the active and the new model on the locked validation images; report it."""
+    from spinegui.ml.data import project_dataset
+    from spinegui.ml.retrain import compare_on_validation, format_comparison
+
+    models = []
+    if active is not None and active.path.is_file():
+        models.append(("current", active.version, active.path))
+    models.append(("new", Path(checkpoint).stem, Path(checkpoint)))
+    event = compare_on_validation(
+        val_set,
+        models,
+        device=config.device,
+        reload=lambda preset: project_dataset(args.project, preset),
+    )
+    if progress is not None and progress.json_lines:
+        progress(event)
+    else:
+        print(format_comparison(event), file=sys.stderr)
+    return event
+
+
+def _adopt(args, checkpoint, comparison) -> None:
+    from spinegui.core.store import Project
+    from spinegui.ml.retrain import adopt_candidate
+
+    version = Path(checkpoint).name.removesuffix(".safetensors")
+    with Project.open(args.project) as project:
+        adopt_candidate(project, version, checkpoint, comparison=comparison)
+    _log(args, f"Model {version} is now the project's active model.")

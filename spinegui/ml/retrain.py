@@ -1,0 +1,351 @@
+"""Retraining a project's model: the parts shared by the GUI panel and ``spinegui train``.
+
+Why this module exists: the Retrain button runs ``spinegui train --project``
+in a child process, and a person at a terminal can run the very same command.
+For the two to give the same model, everything that decides *what* is run
+lives here and nowhere else: the settings and their command-line form, the
+new model's version name, the before/after comparison on the locked
+validation images, the model card written when a model is adopted.
+
+Importing this module must not import torch: the GUI process imports it to
+build the command and to parse the trainer's output, and torch would add
+seconds to the window's start and memory the trainer process already uses.
+Only ``compare_on_validation`` (run inside the trainer) touches torch, lazily.
+
+Decisions recorded here:
+
+- A candidate model is registered in the project only when adopted. Discard
+  (and a cancelled or failed run) deletes the candidate's files, so the
+  project's model list holds exactly the models that were once in use and
+  ``models/`` does not fill up with hundreds of megabytes of rejects. The same
+  run can be reproduced from its settings and seed.
+- The version name is ``retrain-NN``, numbered on from the project's models
+  and files, and the checkpoint is ``models/retrain-NN.safetensors``: the
+  file name is what ``Predictor.version`` reports, so predictions are stored
+  under the same name the model has in the project.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+import sys
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any, ClassVar
+
+from spinegui.core.errors import SpineguiError
+from spinegui.ml.events import TrainEvent, event_from_json
+
+__all__ = [
+    "ComparisonEvent",
+    "RetrainSettings",
+    "adopt_candidate",
+    "build_card",
+    "compare_on_validation",
+    "discard_candidate",
+    "new_version_name",
+    "parse_event",
+    "train_arguments",
+    "train_command",
+]
+
+VERSION_PREFIX = "retrain-"
+_VERSION_RE = re.compile(rf"^{VERSION_PREFIX}(\d+)$")
+
+
+@dataclass
+class RetrainSettings:
+    """What a person can choose for a retrain; defaults are the paper's where it has one.
+
+    ``epochs`` is not from the paper (it does not say); 30 epochs starting
+    from the active model is enough for a few dozen corrected images to show
+    their effect, and early stopping ends the run sooner when the validation
+    loss stops improving.
+    """
+
+    epochs: int = 30
+    lr: float = 1e-4
+    alpha: float = 0.01
+    batch_size: int = 4
+    start: str = "active"
+    """"active": fine-tune the project's active model; "scratch": a new network."""
+    preset: str = "fast"
+    """Only used from scratch: a fine-tuned model keeps its parent's image size."""
+    device: str = "auto"
+    seed: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RetrainSettings:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def train_arguments(project_folder: str | Path, out: str | Path, s: RetrainSettings) -> list[str]:
+    """The ``spinegui train`` arguments (after ``spinegui``) for a project retrain."""
+    args = [
+        "train",
+        "--project",
+        str(project_folder),
+        "--out",
+        str(out),
+        "--epochs",
+        str(int(s.epochs)),
+        "--lr",
+        repr(float(s.lr)),
+        "--alpha",
+        repr(float(s.alpha)),
+        "--batch-size",
+        str(int(s.batch_size)),
+        "--device",
+        s.device,
+        "--seed",
+        str(int(s.seed)),
+    ]
+    if s.start == "active":
+        args += ["--init-from", "active"]
+    else:
+        args += ["--preset", s.preset]
+    return args
+
+
+def train_command(
+    project_folder: str | Path, out: str | Path, s: RetrainSettings, *, json_progress: bool = True
+) -> tuple[str, list[str]]:
+    """(program, arguments) to start the trainer as a child process of this Python."""
+    args = ["-m", "spinegui", *train_arguments(project_folder, out, s)]
+    if json_progress:
+        args.append("--json-progress")
+    return sys.executable, args
+
+
+def new_version_name(project) -> str:
+    """``retrain-NN``, one above every retrain the project or its models folder knows."""
+    used = {m.version for m in project.models()}
+    numbers = [int(m.group(1)) for v in used if (m := _VERSION_RE.match(v))]
+    folder = Path(project.models_dir)
+    if folder.is_dir():
+        for p in folder.iterdir():
+            stem = p.name.split(".", 1)[0]
+            if m := _VERSION_RE.match(stem):
+                numbers.append(int(m.group(1)))
+    n = max(numbers, default=0) + 1
+    return f"{VERSION_PREFIX}{n:02d}"
+
+
+# ------------------------------------------------------------------ comparison
+
+
+@dataclass
+class ComparisonEvent(TrainEvent):
+    """Sent once after a successful project run: both models on the locked validation images.
+
+    ``current`` and ``new`` hold ``version``, ``mean_px``, ``median_px``,
+    ``per_vertebra_px`` (list, template order), ``smape`` (percent),
+    ``pearson_r``, ``mean_mm`` (None without pixel spacing) and
+    ``n_smape_images``; ``current`` is None when the project had no active
+    model (or it could not be scored, see ``notes``).
+    """
+
+    kind: ClassVar[str] = "comparison"
+    val_images: int
+    vertebrae: list[str]
+    current: dict[str, Any] | None
+    new: dict[str, Any] | None
+    notes: list[str] = field(default_factory=list)
+
+
+def parse_event(line: str | bytes) -> TrainEvent:
+    """One ``--json-progress`` line of a project run, including the comparison event."""
+    import json
+
+    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise ValueError(f"not a training event: {text[:80]!r}") from None
+    if isinstance(data, dict) and data.get("event") == ComparisonEvent.kind:
+        names = {f.name for f in fields(ComparisonEvent)}
+        return ComparisonEvent(**{k: v for k, v in data.items() if k in names})
+    return event_from_json(text)
+
+
+def _figures_dict(fig, version: str, path: Path) -> dict[str, Any]:
+    return {
+        "version": version,
+        "path": str(path),
+        "mean_px": fig.mean_px,
+        "median_px": fig.median_px,
+        "per_vertebra_px": list(fig.per_vertebra_px),
+        "smape": fig.smape,
+        "pearson_r": fig.pearson_r,
+        "mean_mm": fig.mean_mm,
+        "per_vertebra_mm": fig.per_vertebra_mm,
+        "n_smape_images": fig.n_smape_images,
+    }
+
+
+def compare_on_validation(
+    val_set,
+    models: list[tuple[str, str, Path]],
+    *,
+    device: str = "auto",
+    reload=None,
+) -> ComparisonEvent:
+    """Score each (role, version, path) model on ``val_set``; roles are "current" and "new".
+
+    ``val_set`` is cached at the run's network size; a model made for another
+    size (the active model may be a "fast" one while a from-scratch run is
+    "tiny") is scored on the same images re-read at its size via
+    ``reload(preset)``. A model that cannot be scored (wrong template, file
+    gone) is reported in ``notes`` instead of ending a run that already
+    succeeded.
+    """
+    import numpy as np
+
+    from spinegui.core.templates import get_template
+    from spinegui.ml.evaluate import figures
+    from spinegui.ml.predict import Predictor
+
+    results: dict[str, dict[str, Any] | None] = {"current": None, "new": None}
+    notes: list[str] = []
+    for role, version, path in models:
+        try:
+            predictor = Predictor.load(path, device=device, expected_template=val_set.template)
+            data = val_set
+            if tuple(predictor.input_hw) != tuple(val_set.input_hw):
+                if reload is None:
+                    raise SpineguiError(
+                        f"Model {version} expects images of {predictor.input_hw}.", ""
+                    )
+                data = reload(predictor.network_preset()).select_ids(val_set.ids)
+            sizes = [(s.width, s.height) for s in data.samples]
+            preds = predictor.predict_resized(data.images(), sizes)
+            pred_px = np.stack([p.landmarks for p in preds])
+            true_px = np.stack([s.landmarks for s in data.samples])
+            fig = figures(
+                role,
+                pred_px,
+                true_px,
+                [s.height for s in data.samples],
+                [s.spacing_mm for s in data.samples],
+            )
+            results[role] = _figures_dict(fig, version, Path(path))
+        except SpineguiError as exc:
+            notes.append(f"The {role} model {version} could not be scored: {exc.message}")
+    return ComparisonEvent(
+        val_images=len(val_set),
+        vertebrae=list(get_template(val_set.template).vertebrae),
+        current=results["current"],
+        new=results["new"],
+        notes=notes,
+    )
+
+
+def format_comparison(event: ComparisonEvent) -> str:
+    """A plain-text before/after table for the terminal."""
+
+    def num(v, fmt):
+        return "-" if v is None else format(v, fmt)
+
+    cur, new = event.current or {}, event.new or {}
+    lines = [
+        f"Locked validation set: {event.val_images} image(s)",
+        f"{'':28}{cur.get('version', 'current (none)'):>16}{new.get('version', 'new'):>16}",
+    ]
+    for label, key, fmt in (
+        ("Mean landmark error (px)", "mean_px", ".2f"),
+        ("Cobb angle SMAPE (%)", "smape", ".2f"),
+        ("Pearson r", "pearson_r", ".4f"),
+    ):
+        lines.append(f"{label:28}{num(cur.get(key), fmt):>16}{num(new.get(key), fmt):>16}")
+    per_c, per_n = cur.get("per_vertebra_px") or [], new.get("per_vertebra_px") or []
+    for i, name in enumerate(event.vertebrae):
+        c = per_c[i] if i < len(per_c) else None
+        n = per_n[i] if i < len(per_n) else None
+        lines.append(f"  {name:26}{num(c, '.2f'):>16}{num(n, '.2f'):>16}")
+    lines.extend(event.notes)
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- adopt/discard
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
+
+
+def build_card(
+    checkpoint: str | Path,
+    *,
+    parent: str | None,
+    settings: dict[str, Any] | None = None,
+    comparison: ComparisonEvent | dict[str, Any] | None = None,
+    train_images: int | None = None,
+) -> dict[str, Any]:
+    """The model card kept in the project: where the model came from and how good it was.
+
+    Read from the checkpoint's own header (no torch), so the card says what
+    the file says: data fingerprint, training settings, validation metrics.
+    """
+    from spinegui.core.model_card import card_summary, read_model_card
+
+    full = read_model_card(checkpoint)
+    card = card_summary(full)
+    cfg = full.get("train_config") or {}
+    card["parent"] = parent
+    card["created"] = full.get("created") or _now()
+    card["settings"] = {
+        k: cfg.get(k)
+        for k in ("epochs", "lr", "alpha", "batch_size", "seed", "device", "arch", "preset")
+    }
+    init = cfg.get("init_from")
+    card["settings"]["start"] = (
+        f"fine-tuned from {parent or Path(init).stem}" if init else "from scratch"
+    )
+    if settings:
+        card["settings"].update(settings)
+    card["train_images"] = cfg.get("train_images") if train_images is None else train_images
+    card["val_images"] = cfg.get("val_images")
+    card["val_ids"] = cfg.get("val_ids")
+    if comparison is not None:
+        comp = comparison if isinstance(comparison, dict) else comparison.to_dict()
+        card["comparison"] = {k: comp.get(k) for k in ("val_images", "current", "new", "notes")}
+    return card
+
+
+def adopt_candidate(
+    project,
+    version: str,
+    checkpoint: str | Path,
+    *,
+    settings: dict[str, Any] | None = None,
+    comparison: ComparisonEvent | dict[str, Any] | None = None,
+):
+    """Register the finished run's model and make it the project's active model.
+
+    The parent is the model active *now*, which is the one the comparison
+    was made against; returns the new ``ModelRecord``.
+    """
+    active = project.active_model()
+    parent = active.version if active is not None else None
+    card = build_card(checkpoint, parent=parent, settings=settings, comparison=comparison)
+    record = project.add_model(version, checkpoint, card=card, parent=parent)
+    project.set_active_model(version)
+    return record
+
+
+def discard_candidate(checkpoint: str | Path) -> list[Path]:
+    """Delete a candidate checkpoint and its resume sidecar; returns what was removed."""
+    p = Path(checkpoint)
+    removed = []
+    for path in (p, p.with_name(p.name.removesuffix(".safetensors") + ".resume.safetensors")):
+        tmp = path.with_name(path.name + ".tmp")
+        for candidate in (path, tmp):
+            if candidate.exists():
+                candidate.unlink()
+                removed.append(candidate)
+    return removed
