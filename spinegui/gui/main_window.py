@@ -120,6 +120,14 @@ class MainWindow(FileActionsMixin, QMainWindow):
                 "Brightness / contrast", self.levels, Qt.DockWidgetArea.RightDockWidgetArea
             ),
         }
+        from spinegui.gui.retrain_panel import RetrainPanel
+
+        self.retrain = RetrainPanel(self)
+        self.retrain.setObjectName("dock-retrain")
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.retrain)
+        self.tabifyDockWidget(self.docks["levels"], self.retrain)
+        self.docks["levels"].raise_()
+        self.docks["retrain"] = self.retrain
         self.resizeDocks([self.docks["worklist"]], [330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["inspector"]], [360], Qt.Orientation.Horizontal)
         self._build_status_bar()
@@ -278,6 +286,7 @@ class MainWindow(FileActionsMixin, QMainWindow):
 
     def _connect(self) -> None:
         a = self.actions_
+        self.retrain.modelAdopted.connect(self._model_adopted)
         a["open_project"].triggered.connect(self.choose_project)
         a["new_project"].triggered.connect(self.choose_new_project)
         a["add_files"].triggered.connect(self.choose_files)
@@ -350,6 +359,7 @@ class MainWindow(FileActionsMixin, QMainWindow):
         if self._batch_running:
             self.cancel_predictions()
         old, self.project = self.project, project
+        self.retrain.set_project(project)
         self.undo_stack.clear()
         self.current_id = None
         self.image = None
@@ -566,9 +576,11 @@ class MainWindow(FileActionsMixin, QMainWindow):
         if rec.status == "not_started":
             self.project.set_status(image_id, "in_review")
         self._refresh_entry(image_id)
+        self.retrain.refresh()
 
     def _status_changed(self, image_id: int, _status: str) -> None:
         self._refresh_entry(image_id)
+        self.retrain.refresh()
         # Status edits are made on the shown image; another image means undo/redo.
         if image_id != self.current_id:
             self.show_image(image_id)
@@ -718,6 +730,16 @@ class MainWindow(FileActionsMixin, QMainWindow):
         if image_id == -1:
             self._loaded_model = None  # let the next request try to load it again
 
+    def _model_adopted(self, version: str, _path: str) -> None:
+        """A retrained (or rolled-back) model became active: predict again with it."""
+        self._update_model_label()
+        self.notice.show_message(
+            f"Model {version} is now active. Predictions are being refreshed with it."
+        )
+        self._draw_landmarks()
+        self.request_prediction()
+        self.predict_all()
+
     def _model_loaded(self, version: str, device: str) -> None:
         self.model_label.setText(f"Model {version} · {device}")
 
@@ -744,6 +766,7 @@ class MainWindow(FileActionsMixin, QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.settings.save_window(self.saveGeometry(), self.saveState())
+        self.retrain.shutdown()
         self.inference.shutdown()
         if self.project is not None:
             self.project.close()

@@ -155,6 +155,10 @@ class RetrainPanel(QDockWidget):
         self._show_start_options()
         self._update_enabled()
 
+    @property
+    def project(self) -> Project | None:
+        return self._project
+
     def is_running(self) -> bool:
         return self._proc.is_running()
 

@@ -329,3 +329,29 @@ def test_help_lists_the_shortcuts(window):
     assert rows["Mark reviewed and next"].startswith("Ctrl+Return")
     assert "PgDown" in rows["Next image"]
     assert rows["Accept prediction for vertebra"] == "A"
+
+
+def test_retrain_dock_follows_the_project_and_adopting_repredicts(
+    qtbot, window, demo_project, tiny_model, tmp_path
+):
+    """The retrain panel sees the open project; an adopted model predicts the shown image."""
+    import shutil
+
+    window.open_project(demo_project)
+    first = window.worklist.visible_ids()[0]
+    wait_drawn(qtbot, window, first)
+    assert window.retrain.project is window.project
+    assert not window.retrain.is_running()
+
+    # What Adopt does to the project, then the panel's signal.
+    new_path = demo_project / "models" / "retrain-01.safetensors"
+    shutil.copy(tiny_model, new_path)
+    window.project.add_model("retrain-01", new_path, parent=window.project.active_model().version)
+    window.project.set_active_model("retrain-01")
+    assert window.project.prediction(first) is None  # nothing from the new model yet
+    window.retrain.modelAdopted.emit("retrain-01", str(new_path))
+
+    qtbot.waitUntil(lambda: window.project.prediction(first) is not None, timeout=60_000)
+    assert window.project.prediction(first).model_version == "retrain-01"
+    qtbot.waitUntil(window.is_settled, timeout=60_000)
+    assert "retrain-01" in window.model_label.text()
