@@ -64,13 +64,19 @@ def to_flat(points: np.ndarray) -> np.ndarray:
 
 
 def to_normalized(points: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Pixels -> [0,1] fractions of the image size (same shape)."""
-    return np.asarray(points, dtype=np.float64) / np.array([width, height], float)
+    """Pixels -> fractions of the image size, pixel-centre convention (same shape).
+
+    The centre of pixel column i sits at x = i, so the image spans -0.5 .. W - 0.5
+    and a fraction is (x + 0.5) / W. This is the convention under which a
+    whole-image resize (cv2.resize) keeps every landmark on the content it
+    marks, so the network's coordinates map back to the original exactly.
+    """
+    return (np.asarray(points, dtype=np.float64) + 0.5) / np.array([width, height], float)
 
 
 def from_normalized(points: np.ndarray, width: int, height: int) -> np.ndarray:
-    """[0,1] fractions -> pixels (same shape)."""
-    return np.asarray(points, dtype=np.float64) * np.array([width, height], float)
+    """Fractions -> pixels; the inverse of ``to_normalized``."""
+    return np.asarray(points, dtype=np.float64) * np.array([width, height], float) - 0.5
 
 
 def vertebra_centres(points: np.ndarray) -> np.ndarray:

@@ -11,9 +11,8 @@ the centre of pixel column i at x = i. ``cv2.resize`` maps pixel *edges*
 exactly (centre i of the source lands at (i + 0.5) * w / W - 0.5 of the
 destination), so a fraction is ``(x + 0.5) / W``, not ``x / W``. With plain
 ``x / W`` every label would sit half a source pixel minus half a network pixel
-off the content it marks. ``spinegui.core.landmarks.to_normalized`` uses the
-plain form; the two differ by half an original pixel, so use these functions
-for anything that meets the network.
+off the content it marks. The conversion itself lives in
+``spinegui.core.landmarks`` so the core and the network share one convention.
 """
 
 from __future__ import annotations
@@ -22,6 +21,7 @@ import cv2
 import numpy as np
 
 from spinegui.core.errors import ImageLoadError
+from spinegui.core.landmarks import from_normalized, to_normalized
 from spinegui.ml.presets import Preset, get_preset
 
 NORMALISATION: dict[str, str] = {
@@ -62,11 +62,9 @@ def to_network_input(image: np.ndarray, preset: str | Preset) -> np.ndarray:
 
 def normalize_points(points_px: np.ndarray, width: int, height: int) -> np.ndarray:
     """Pixel landmarks (..., 2) of a width x height image -> fractions in [0, 1]."""
-    p = np.asarray(points_px, dtype=np.float64)
-    return (p + 0.5) / np.array([width, height], dtype=np.float64)
+    return to_normalized(points_px, width, height)
 
 
 def denormalize_points(norm: np.ndarray, width: int, height: int) -> np.ndarray:
     """Fractions (..., 2) -> pixel landmarks of a width x height image."""
-    n = np.asarray(norm, dtype=np.float64)
-    return n * np.array([width, height], dtype=np.float64) - 0.5
+    return from_normalized(norm, width, height)

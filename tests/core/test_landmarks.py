@@ -76,7 +76,9 @@ def test_flat_and_normalised_round_trips():
     assert to_flat(p).shape == (4 * V, 2)
     np.testing.assert_array_equal(to_flat(p).reshape(V, 4, 2), p)
     n = to_normalized(p, 800, 2000)
-    assert n[0, 0, 0] == pytest.approx(100 / 800) and n[0, 0, 1] == pytest.approx(100 / 2000)
+    assert n[0, 0, 0] == pytest.approx(100.5 / 800) and n[0, 0, 1] == pytest.approx(100.5 / 2000)
+    # The image's outer edges are 0 and 1: pixel centres run from 0 to W - 1.
+    np.testing.assert_allclose(to_normalized(np.array([[-0.5, 1999.5]]), 800, 2000), [[0, 1]])
     np.testing.assert_allclose(from_normalized(n, 800, 2000), p)
 
 
