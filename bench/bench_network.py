@@ -52,6 +52,39 @@ def timed(fn: Callable[[], object], device: torch.device, repeats: int, budget: 
     return statistics.median(times)
 
 
+def _status_kb(field: str) -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+@contextlib.contextmanager
+def peak_memory(device: torch.device, out: dict):
+    """Peak extra memory (MB) while the block runs: CUDA allocator, or process RSS on CPU.
+
+    On Linux, writing 5 to /proc/self/clear_refs resets the RSS high-water mark,
+    so each configuration is measured on its own within one process.
+    """
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        yield
+        out["peak_mb"] = (torch.cuda.max_memory_allocated(device) - base) / 1e6
+        return
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        base = _status_kb("VmRSS")
+    except OSError:
+        yield
+        out["peak_mb"] = float("nan")
+        return
+    yield
+    out["peak_mb"] = (_status_kb("VmHWM") - base) / 1e3
+
+
 def bench_one(arch, template, preset, device, amp, repeats, budget) -> dict:
     net = build_network(arch, template, preset).to(device)
     h, w = net.input_hw
@@ -83,7 +116,9 @@ def bench_one(arch, template, preset, device, amp, repeats, budget) -> dict:
         loss.backward()
         opt.step()
 
-    train = timed(step, device, repeats, budget)
+    mem: dict = {}
+    with peak_memory(device, mem):
+        train = timed(step, device, repeats, budget)
     n = count_parameters(net)
     return {
         "arch": arch,
@@ -93,6 +128,7 @@ def bench_one(arch, template, preset, device, amp, repeats, budget) -> dict:
         "lat1_ms": lat1 * 1e3,
         "ips8": 8 / lat8,
         "train4_ms": train * 1e3,
+        "peak_mb": mem["peak_mb"],
     }
 
 
@@ -116,7 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"# {describe_device(device)}, torch {torch.__version__}, template {args.template}{amp}")
     header = (
         f"{'arch':<9} {'preset':<18} {'params':>12} {'fp32 MB':>8} "
-        f"{'fwd b1 ms':>10} {'fwd b8 img/s':>13} {'train b4 ms':>12}"
+        f"{'fwd b1 ms':>10} {'fwd b8 img/s':>13} {'train b4 ms':>12} {'train img/s':>11} "
+        f"{'train peak MB':>13}"
     )
     print(header)
     print("-" * len(header))
@@ -133,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(
                 f"{r['arch']:<9} {r['preset']:<18} {r['params']:>12,} {r['mb']:>8.1f} "
-                f"{r['lat1_ms']:>10.1f} {r['ips8']:>13.1f} {r['train4_ms']:>12.1f}",
+                f"{r['lat1_ms']:>10.1f} {r['ips8']:>13.1f} {r['train4_ms']:>12.1f} "
+                f"{4000 / r['train4_ms']:>11.1f} {r['peak_mb']:>13.0f}",
                 flush=True,
             )
     return 0
