@@ -30,8 +30,6 @@ Without --model the model shipped for --template (default T1-L5) is used.
 Exit status: 0 all images done, 1 some images skipped, 2 nothing could run.
 """
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".dcm", ".dicom")
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="images or folders")
@@ -47,6 +45,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def expand_inputs(inputs: list[str]) -> tuple[list[str], list[str]]:
     """(image paths as given or found in folders, inputs that do not exist)."""
+    from spinegui.core.imageio import IMAGE_SUFFIXES
+
     found: list[str] = []
     missing: list[str] = []
     for item in inputs:

@@ -29,7 +29,7 @@ import numpy as np
 
 from spinegui.core.errors import StoreError
 from spinegui.core.imageio import file_sha256
-from spinegui.core.model_card import card_summary, list_shipped_models
+from spinegui.core.model_card import register_shipped_model
 from spinegui.core.phantom import batch_seeds, generate_phantom
 from spinegui.core.store import DB_NAME, Project
 
@@ -39,7 +39,6 @@ __all__ = [
     "build_demo_project",
     "default_demo_folder",
     "demo_plan",
-    "shipped_demo_model",
 ]
 
 DEMO_TEMPLATE = "C7-L5"
@@ -179,56 +178,6 @@ def _restore_missing_images(folder: Path, marker: dict[str, Any]) -> list[Path]:
     return restored
 
 
-def shipped_demo_model(models_folder: str | os.PathLike[str] | None = None) -> dict | None:
-    """The card of the newest shipped C7-L5 model, or None when none ships."""
-    cards = [c for c in list_shipped_models(models_folder) if c.get("template") == DEMO_TEMPLATE]
-    if not cards:
-        return None
-    cards.sort(key=lambda c: (str(c.get("created") or ""), Path(c["path"]).name))
-    return cards[-1]
-
-
-def _unused_version(project: Project, wanted: str, fingerprint: str) -> str:
-    taken = {m.version for m in project.models()}
-    candidates = [wanted, f"{wanted}-{fingerprint[:8]}"]
-    candidates += [f"{wanted}-{fingerprint[:8]}-{n}" for n in range(2, 1000)]
-    return next(v for v in candidates if v not in taken)
-
-
-def _register_shipped_model(project: Project, models_folder) -> str | None:
-    """Make the shipped model known (once per distinct file) and active when appropriate.
-
-    A model the user promoted after retraining stays active; the shipped one
-    takes over only when nothing usable is active or the active model is an
-    older shipped one.
-    """
-    card = shipped_demo_model(models_folder)
-    active = project.active_model()
-    active_usable = active is not None and active.path.is_file()
-    if card is None:
-        if active is not None and not active_usable:
-            project.set_active_model(None)
-        return None
-    shipped_path = Path(card["path"])
-    known = next(
-        (
-            m
-            for m in project.models()
-            if m.card.get("fingerprint") == card["fingerprint"] and m.path == shipped_path
-        ),
-        None,
-    )
-    if known is None:
-        version = _unused_version(project, card["version"], card["fingerprint"])
-        project.add_model(version, shipped_path, card={**card_summary(card), "shipped": True})
-    else:
-        version = known.version
-    active_is_shipped = active is not None and bool(active.card.get("shipped"))
-    if not active_usable or (active_is_shipped and active.version != version):
-        project.set_active_model(version)
-    return version
-
-
 def build_demo_project(
     folder: str | os.PathLike[str],
     count: int = 12,
@@ -256,5 +205,5 @@ def build_demo_project(
     else:
         _build_fresh(folder, count, seed)
     with Project.open(folder) as project:
-        _register_shipped_model(project, models_folder)
+        register_shipped_model(project, models_folder, follow_updates=True)
     return folder

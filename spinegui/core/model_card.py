@@ -7,8 +7,9 @@ shown. A ``.safetensors`` file starts with 8 bytes of little-endian header
 length and then a JSON header, whose ``__metadata__["spinegui"]`` entry is
 the JSON document ``spinegui.ml.checkpoint`` writes. So plain Python suffices.
 
-The checks mirror ``spinegui.ml.checkpoint.read_metadata`` (pickles refused
-unopened, cut-off files named as such) so a file gets the same verdict in the
+``read_description`` is the one reader of that header: ``read_model_card``
+and ``spinegui.ml.checkpoint.read_metadata`` both use it (pickles refused
+unopened, cut-off files named as such), so a file gets the same verdict in the
 model list as when it is loaded for prediction.
 """
 
@@ -19,17 +20,24 @@ import json
 import os
 import struct
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from spinegui import __version__
 from spinegui.core import paths
 from spinegui.core.errors import FormatError
+
+if TYPE_CHECKING:
+    from spinegui.core.store import Project
 
 __all__ = [
     "CARD_SUMMARY_KEYS",
     "card_summary",
     "describe_card",
     "list_shipped_models",
+    "newest_shipped_model",
+    "read_description",
     "read_model_card",
+    "register_shipped_model",
 ]
 
 META_KEY = "spinegui"
@@ -103,14 +111,12 @@ def _read_raw_header(path: Path) -> tuple[bytes, int]:
         return f.read(n), size
 
 
-def read_model_card(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The model's description plus ``version``, ``path``, ``size_bytes`` and ``fingerprint``.
+def read_description(path: str | os.PathLike[str]) -> tuple[dict[str, Any], bytes, int]:
+    """(spinegui description, raw safetensors header, file size) of a model file.
 
-    ``version`` follows ``Predictor.version`` (the stored version or name,
-    else the file name without extension) so the name shown before loading
-    is the name predictions are stored under. ``fingerprint`` hashes the
-    header, which holds the creation time and every tensor's offsets, so a
-    retrained file under the same name gets a new fingerprint.
+    Reads only the header and checks everything that can be checked without
+    the weights: the file exists and is no pickle, is whole, is safetensors,
+    carries a spinegui description this version can read.
     """
     path = Path(path)
     raw, size = _read_raw_header(path)
@@ -153,10 +159,24 @@ def read_model_card(path: str | os.PathLike[str]) -> dict[str, Any]:
     if fmt_version > FORMAT_VERSION:
         raise FormatError(
             f"{path.name} was saved by a newer spinegui "
-            f"({doc.get('software_version', '?')}, model format {fmt_version}); this version "
-            f"reads model format {FORMAT_VERSION}.",
+            f"({doc.get('software_version', '?')}, model format {fmt_version}); this is "
+            f"spinegui {__version__}, which reads model format {FORMAT_VERSION}.",
             "Update spinegui to use this model.",
         )
+    return doc, raw, size
+
+
+def read_model_card(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The model's description plus ``version``, ``path``, ``size_bytes`` and ``fingerprint``.
+
+    ``version`` follows ``Predictor.version`` (the stored version or name,
+    else the file name without extension) so the name shown before loading
+    is the name predictions are stored under. ``fingerprint`` hashes the
+    header, which holds the creation time and every tensor's offsets, so a
+    retrained file under the same name gets a new fingerprint.
+    """
+    path = Path(path)
+    doc, raw, size = read_description(path)
     card = dict(doc)
     card["version"] = next((str(doc[k]) for k in ("version", "name") if doc.get(k)), path.stem)
     card["path"] = str(path.resolve())
@@ -194,3 +214,72 @@ def list_shipped_models(folder: str | os.PathLike[str] | None = None) -> list[di
         except (FormatError, OSError):
             continue
     return cards
+
+
+def newest_shipped_model(
+    template: str, folder: str | os.PathLike[str] | None = None
+) -> dict[str, Any] | None:
+    """The card of the newest readable model for ``template`` in ``folder``, or None.
+
+    Newest by ``created``, then by file name; ``folder`` as in ``list_shipped_models``.
+    """
+    cards = [c for c in list_shipped_models(folder) if c.get("template") == template]
+    return max(
+        cards, key=lambda c: (str(c.get("created") or ""), Path(c["path"]).name), default=None
+    )
+
+
+def _unused_version(project: Project, wanted: str, fingerprint: str) -> str:
+    taken = {m.version for m in project.models()}
+    candidates = [wanted, f"{wanted}-{fingerprint[:8]}"]
+    candidates += [f"{wanted}-{fingerprint[:8]}-{n}" for n in range(2, 1000)]
+    return next(v for v in candidates if v not in taken)
+
+
+def register_shipped_model(
+    project: Project,
+    models_folder: str | os.PathLike[str] | None = None,
+    *,
+    follow_updates: bool = False,
+) -> str | None:
+    """Make the newest shipped model of the project's template known and, if fitting, active.
+
+    A new project or the Inbox otherwise has no model, and the user would see
+    no red boxes without knowing why. Returns the active version, or None.
+    The shipped file is registered by absolute path (it lives outside the
+    project folder), once per distinct file (path and header fingerprint).
+
+    Without ``follow_updates`` (any project the window opens) a usable active
+    model, shipped or chosen by the user, ends the call unchanged. With it
+    (the demo project, whose model is meant to be the shipped one) the newest
+    shipped model is always registered, replaces an active older shipped
+    model, and an active model whose file is gone is cleared when none ships;
+    a model the user promoted still stays active.
+    """
+    active = project.active_model()
+    active_usable = active is not None and active.path.is_file()
+    if active_usable and not follow_updates:
+        return active.version
+    card = newest_shipped_model(project.template.name, models_folder)
+    if card is None:
+        if follow_updates and active is not None and not active_usable:
+            project.set_active_model(None)
+        return None
+    shipped_path = Path(card["path"])
+    known = next(
+        (
+            m
+            for m in project.models()
+            if m.card.get("fingerprint") == card["fingerprint"] and m.path.resolve() == shipped_path
+        ),
+        None,
+    )
+    if known is None:
+        version = _unused_version(project, card["version"], card["fingerprint"])
+        project.add_model(version, shipped_path, card={**card_summary(card), "shipped": True})
+    else:
+        version = known.version
+    active_is_shipped = active is not None and bool(active.card.get("shipped"))
+    if not active_usable or (active_is_shipped and active.version != version):
+        project.set_active_model(version)
+    return version

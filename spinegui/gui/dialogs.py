@@ -51,19 +51,6 @@ def show_error(parent: QWidget | None, title: str, error: BaseException | str, h
     return box
 
 
-def ask_yes_no(parent: QWidget | None, title: str, question: str, detail: str = "") -> bool:
-    box = QMessageBox(
-        QMessageBox.Icon.Question,
-        title,
-        question,
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-        parent,
-    )
-    if detail:
-        box.setInformativeText(detail)
-    return box.exec() == QMessageBox.StandardButton.Yes
-
-
 class NoticeBar(QWidget):
     """A dismissable strip above the image for news that needs no decision."""
 

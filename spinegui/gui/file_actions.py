@@ -16,6 +16,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QInputDialog
 
 from spinegui.core.errors import SpineguiError
+from spinegui.core.model_card import register_shipped_model
 from spinegui.core.store import Project
 from spinegui.core.templates import TEMPLATES
 from spinegui.gui import importing
@@ -49,7 +50,7 @@ class FileActionsMixin:
         except SpineguiError as exc:
             show_error(self, "Could not open the project", exc)
             return False
-        importing.register_shipped_model(project)
+        register_shipped_model(project)
         self.set_project(project)
         self.statusBar().showMessage(f"Opened project {project.folder}.", 5000)
         return True
@@ -102,7 +103,7 @@ class FileActionsMixin:
         try:
             with _BusyCursor():
                 project, report = importing.create_project_from_folder(folder, template)
-                importing.register_shipped_model(project)
+                register_shipped_model(project)
         except SpineguiError as exc:
             show_error(self, "Could not create the project", exc)
             return False
@@ -159,7 +160,7 @@ class FileActionsMixin:
         if self.project is None:
             try:
                 inbox = importing.open_or_create_inbox(self.inbox)
-                importing.register_shipped_model(inbox)
+                register_shipped_model(inbox)
             except SpineguiError as exc:
                 show_error(self, "Could not open your Inbox project", exc)
                 return None
@@ -214,27 +215,29 @@ class FileActionsMixin:
         rec = self.project.image(self.current_id)
         return str(Path(self.settings.last_folder()) / f"{rec.path.stem}{suffix}")
 
-    def choose_export_png(self) -> None:
+    def _ask_export_path(self, title: str, suffix: str, file_filter: str) -> Path | None:
+        """The file the user picks (its folder remembered for next time), or None."""
         path, _ = QFileDialog.getSaveFileName(
-            self,
-            "Export the view as PNG",
-            self._default_export("_annotated.png"),
-            "PNG image (*.png)",
+            self, title, self._default_export(suffix), file_filter
+        )
+        if not path:
+            return None
+        self.settings.set_last_folder(Path(path).parent)
+        return Path(path)
+
+    def choose_export_png(self) -> None:
+        path = self._ask_export_path(
+            "Export the view as PNG", "_annotated.png", "PNG image (*.png)"
         )
         if path:
-            self.settings.set_last_folder(Path(path).parent)
-            self.export_png(Path(path))
+            self.export_png(path)
 
     def choose_export_pdf(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(
-            self,
-            "Save the report as PDF",
-            self._default_export("_report.pdf"),
-            "PDF document (*.pdf)",
+        path = self._ask_export_path(
+            "Save the report as PDF", "_report.pdf", "PDF document (*.pdf)"
         )
         if path:
-            self.settings.set_last_folder(Path(path).parent)
-            self.export_pdf(Path(path))
+            self.export_pdf(path)
 
     def export_png(self, path: Path) -> Path | None:
         try:

@@ -20,12 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from spinegui.core.errors import SpineguiError
-from spinegui.core.imageio import load_image
+from spinegui.core.imageio import IMAGE_SUFFIXES, load_image
 from spinegui.core.store import DB_NAME, Project
 
-IMAGE_SUFFIXES = frozenset(
-    {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".dcm", ".dicom", ".dic"}
-)
 INBOX_TEMPLATE = "C7-L5"
 """The shipped model is trained on C7-L5 (as in the paper), so the Inbox uses it too."""
 
@@ -120,32 +117,3 @@ def create_project_from_folder(folder: Path, template: str) -> tuple[Project, Im
     project = Project.create(folder, template)
     files = [p for p in image_files_in(folder) if project.models_dir not in p.parents]
     return project, add_image_files(project, files)
-
-
-def register_shipped_model(project: Project) -> str | None:
-    """Make the newest shipped model of the project's template active, if none is.
-
-    A new project or the Inbox otherwise has no model, and the user would see
-    no red boxes without knowing why. A model the user chose stays active.
-    """
-    from spinegui.core.model_card import card_summary, list_shipped_models
-
-    active = project.active_model()
-    if active is not None and active.path.is_file():
-        return active.version
-    cards = [c for c in list_shipped_models() if c.get("template") == project.template.name]
-    if not cards:
-        return None
-    card = max(cards, key=lambda c: (str(c.get("created") or ""), Path(c["path"]).name))
-    path = Path(card["path"]).resolve()
-    known = next((m for m in project.models() if m.path.resolve() == path), None)
-    if known is None:
-        taken = {m.version for m in project.models()}
-        version = card["version"]
-        if version in taken:
-            version = f"{version}-{card.get('fingerprint', 'shipped')[:8]}"
-        project.add_model(version, path, card={**card_summary(card), "shipped": True})
-    else:
-        version = known.version
-    project.set_active_model(version)
-    return version

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QIcon, QUndoStack
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -82,7 +82,6 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self.image: LoadedImage | None = None
         self.waiting_for: int | None = None
         """Image id whose prediction is being computed for display, if any."""
-        self.predictions_drawn = 0
         self._loaded_model: Path | None = None
         self._batch_running = False
 
@@ -287,32 +286,36 @@ class MainWindow(FileActionsMixin, QMainWindow):
     def _connect(self) -> None:
         a = self.actions_
         self.retrain.modelAdopted.connect(self._model_adopted)
-        a["open_project"].triggered.connect(self.choose_project)
-        a["new_project"].triggered.connect(self.choose_new_project)
-        a["add_files"].triggered.connect(self.choose_files)
-        a["add_folder"].triggered.connect(self.choose_folder)
-        a["open_demo"].triggered.connect(self.open_demo)
-        a["export_png"].triggered.connect(self.choose_export_png)
-        a["export_pdf"].triggered.connect(self.choose_export_pdf)
-        a["close_project"].triggered.connect(self.close_project)
-        a["quit"].triggered.connect(self.close)
-        a["accept"].triggered.connect(self.accept_selected)
-        a["accept_all"].triggered.connect(self.accept_all)
-        a["reviewed_next"].triggered.connect(self.mark_reviewed_and_next)
-        a["mark_in_review"].triggered.connect(lambda: self.set_status("in_review"))
-        a["mark_not_started"].triggered.connect(lambda: self.set_status("not_started"))
-        a["next"].triggered.connect(lambda: self.go(+1))
-        a["previous"].triggered.connect(lambda: self.go(-1))
-        a["find"].triggered.connect(self._focus_search)
-        a["fit"].triggered.connect(self.canvas.fit)
+        triggered = {
+            "open_project": self.choose_project,
+            "new_project": self.choose_new_project,
+            "add_files": self.choose_files,
+            "add_folder": self.choose_folder,
+            "open_demo": self.open_demo,
+            "export_png": self.choose_export_png,
+            "export_pdf": self.choose_export_pdf,
+            "close_project": self.close_project,
+            "quit": self.close,
+            "accept": self.accept_selected,
+            "accept_all": self.accept_all,
+            "reviewed_next": self.mark_reviewed_and_next,
+            "mark_in_review": lambda: self.set_status("in_review"),
+            "mark_not_started": lambda: self.set_status("not_started"),
+            "next": lambda: self.go(+1),
+            "previous": lambda: self.go(-1),
+            "find": self._focus_search,
+            "fit": self.canvas.fit,
+            "predict": lambda: self.request_prediction(force=True),
+            "predict_all": self.predict_all,
+            "cancel_predictions": self.cancel_predictions,
+            "shortcuts": lambda: ShortcutsDialog(self).exec(),
+            "about": lambda: show_about(self),
+        }
+        for key, slot in triggered.items():
+            a[key].triggered.connect(slot)
         a["invert"].toggled.connect(self._set_inverted)
         for name, key in LAYER_ACTIONS.items():
             a[key].toggled.connect(lambda on, n=name: self._set_layer(n, on))
-        a["predict"].triggered.connect(lambda: self.request_prediction(force=True))
-        a["predict_all"].triggered.connect(self.predict_all)
-        a["cancel_predictions"].triggered.connect(self.cancel_predictions)
-        a["shortcuts"].triggered.connect(lambda: ShortcutsDialog(self).exec())
-        a["about"].triggered.connect(lambda: show_about(self))
         self.cancel_button.clicked.connect(self.cancel_predictions)
 
         w = self.welcome
@@ -717,7 +720,6 @@ class MainWindow(FileActionsMixin, QMainWindow):
             self.waiting_for = None
             self.statusBar().showMessage(f"Prediction ready ({result.seconds:.1f} s).", 4000)
         self._draw_landmarks()
-        self.predictions_drawn += 1
         timing.mark("first_prediction_drawn")
         self.predictionDrawn.emit(result.image_id)
 
@@ -785,7 +787,3 @@ def _app_icon() -> QIcon | None:
 
     path = resources_dir() / "icons" / "spinegui.svg"
     return QIcon(str(path)) if path.is_file() else None
-
-
-def deferred(fn, ms: int = 0) -> None:
-    QTimer.singleShot(ms, fn)

@@ -48,10 +48,6 @@ class Settings:
         recent = self.recent_projects()
         return recent[0] if recent else None
 
-    def forget_recent_projects(self) -> None:
-        self.q.remove("recent/projects")
-        self.q.sync()
-
     # -------------------------------------------------------------------- layout
 
     def window_geometry(self) -> QByteArray | None:
@@ -75,13 +71,7 @@ class Settings:
     def set_layer_visible(self, name: str, visible: bool) -> None:
         self.q.setValue(f"layers/{name}", bool(visible))
 
-    # ------------------------------------------------------------------ worklist
-
-    def worklist_sort(self) -> str:
-        return str(self.q.value("worklist/sort", "order"))
-
-    def set_worklist_sort(self, key: str) -> None:
-        self.q.setValue("worklist/sort", key)
+    # ------------------------------------------------------------------- dialogs
 
     def last_folder(self) -> str:
         """Where file dialogs start, so a clinician is not sent back to $HOME each time."""

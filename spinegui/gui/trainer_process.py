@@ -172,9 +172,6 @@ class TrainerProcess(QObject):
     def stderr_tail(self) -> str:
         return "\n".join(self._stderr)
 
-    def pid(self) -> int:
-        return int(self._proc.processId()) if self._proc is not None else 0
-
     # ---------------------------------------------------------------- internals
 
     def _kill(self) -> None:

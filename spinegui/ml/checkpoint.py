@@ -14,15 +14,16 @@ are recognised by their first bytes and refused without being opened by
 
 Layout of a safetensors file: 8 bytes little-endian header length N, N bytes
 of JSON header, then the tensor data, whose total length the header fixes.
-We parse the header ourselves so that ``read_metadata`` reads only the header
-and a cut-off file is reported as such instead of as a cryptic library error.
+``spinegui.core.model_card.read_description`` parses the header without torch,
+so ``read_metadata`` reads only the header, a cut-off file is reported as such
+instead of as a cryptic library error, and the model list gives every file
+the same verdict as loading it does.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import struct
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -35,15 +36,10 @@ from torch import nn
 
 import spinegui
 from spinegui.core.errors import FormatError, TemplateError
+from spinegui.core.model_card import FORMAT, FORMAT_VERSION, META_KEY, read_description
 from spinegui.ml.network import build_network
 from spinegui.ml.preprocess import NORMALISATION
 from spinegui.ml.presets import Preset
-
-FORMAT = "spinegui-checkpoint"
-FORMAT_VERSION = 1
-META_KEY = "spinegui"
-SUFFIX = ".safetensors"
-MAX_HEADER = 100 * 1024 * 1024  # safetensors' own limit
 
 META_FIELDS = (
     "template",
@@ -58,15 +54,6 @@ META_FIELDS = (
     "created",
     "train_config",
 )
-
-
-def _is_pickle_like(head: bytes) -> str | None:
-    """Name the format of a torch.save/pickle file from its first bytes."""
-    if head.startswith(b"PK\x03\x04"):
-        return "a PyTorch zip file (torch.save)"
-    if head[:1] == b"\x80" and head[1:2] in {bytes([v]) for v in range(2, 6)}:
-        return "a Python pickle (torch.save or pickle.dump)"
-    return None
 
 
 def _unwrap(model: nn.Module) -> nn.Module:
@@ -152,108 +139,9 @@ def save_checkpoint(
     return doc
 
 
-def _read_header(path: Path) -> tuple[dict[str, Any], int]:
-    """(safetensors header, total file size the header implies); checks everything."""
-    name = path.name
-    try:
-        size = path.stat().st_size
-        f = path.open("rb")
-    except FileNotFoundError:
-        raise FormatError(
-            f"Model file {path} does not exist.",
-            "Check the path, or pick a model from the project's model list.",
-        ) from None
-    except IsADirectoryError:
-        raise FormatError(
-            f"{path} is a folder, not a model file.", "Pick the .safetensors file."
-        ) from None
-    except OSError as exc:
-        raise FormatError(
-            f"Cannot read model file {path}: {exc.strerror}.",
-            "Check that the file is readable by you and the disk is mounted.",
-        ) from None
-    with f:
-        head = f.read(8)
-        kind = _is_pickle_like(head)
-        if kind:
-            raise FormatError(
-                f"{name} is {kind}, not a spinegui model. Such files can run arbitrary "
-                "code when opened, so spinegui does not open them.",
-                "Convert it with the tool that made it to a .safetensors model, "
-                "or retrain in spinegui.",
-            )
-        if len(head) < 8:
-            raise FormatError(
-                f"{name} is empty or cut off ({size} bytes).",
-                "Copy the model file again; the copy was probably interrupted.",
-            )
-        (n,) = struct.unpack("<Q", head)
-        if n > MAX_HEADER or n < 2:
-            raise FormatError(
-                f"{name} is not a safetensors model file.",
-                "spinegui models are .safetensors files written by spinegui.",
-            )
-        if 8 + n > size:
-            raise FormatError(
-                f"{name} is cut off: it ends inside its header.",
-                "Copy the model file again; the copy was probably interrupted.",
-            )
-        raw = f.read(n)
-    try:
-        header = json.loads(raw.decode("utf-8"))
-        if not isinstance(header, dict):
-            raise ValueError
-        data_len = max(
-            (int(v["data_offsets"][1]) for k, v in header.items() if k != "__metadata__"),
-            default=0,
-        )
-    except (ValueError, UnicodeDecodeError, KeyError, TypeError, IndexError):
-        raise FormatError(
-            f"{name} is not a safetensors model file.",
-            "spinegui models are .safetensors files written by spinegui.",
-        ) from None
-    expected = 8 + n + data_len
-    if size < expected:
-        raise FormatError(
-            f"{name} is cut off: {size} of {expected} bytes are present.",
-            "Copy the model file again; the copy was probably interrupted.",
-        )
-    return header, expected
-
-
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The spinegui metadata of a model file, reading only its header."""
-    path = Path(path)
-    header, _ = _read_header(path)
-    st_meta = header.get("__metadata__") or {}
-    if META_KEY not in st_meta:
-        raise FormatError(
-            f"{path.name} is a safetensors file but not a spinegui model (no spinegui metadata).",
-            "Use a model trained and saved by spinegui.",
-        )
-    try:
-        doc = json.loads(st_meta[META_KEY])
-        if not isinstance(doc, dict):
-            raise ValueError
-    except ValueError:
-        raise FormatError(
-            f"The description stored in {path.name} is damaged.",
-            "Copy the model file again or retrain it.",
-        ) from None
-    version = doc.get("format_version")
-    if not isinstance(version, int) or doc.get("format") != FORMAT:
-        raise FormatError(
-            f"{path.name} does not carry a valid spinegui model description.",
-            "Use a model trained and saved by spinegui.",
-        )
-    if version > FORMAT_VERSION:
-        raise FormatError(
-            f"{path.name} was saved by a newer spinegui "
-            f"({doc.get('software_version', '?')}, model format {version}); this is "
-            f"spinegui {spinegui.__version__}, which reads format {FORMAT_VERSION}.",
-            "Update spinegui to use this model.",
-        )
-    return doc
+    return read_description(path)[0]
 
 
 def load_checkpoint(

@@ -340,14 +340,15 @@ def project_dataset(
     p = _preset(preset)
     with Project.open(folder) as project:
         template = project.template.name
+        records = project.images()
         chosen = []
-        for rec in project.images():
+        for rec in records:
             if not rec.has_ground_truth or rec.template != template:
                 continue
             if reviewed_only and rec.status != "reviewed":
                 continue
             chosen.append((rec, project.ground_truth(rec.id)))
-        total = len(project.images())
+        total = len(records)
     data = _new(template, p, f"project:{Path(folder)}")
     skipped = total - len(chosen)
     if skipped:

@@ -25,6 +25,7 @@ import numpy as np
 from spinegui.core.errors import SpineguiError
 from spinegui.core.templates import get_template
 from spinegui.ml.data import DataError, LandmarkData
+from spinegui.ml.events import json_safe
 
 __all__ = ["EvaluationReport", "Figures", "evaluate", "figures"]
 
@@ -62,7 +63,7 @@ class EvaluationReport:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return _clean(asdict(self))
+        return json_safe(asdict(self))
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, allow_nan=False)
@@ -112,16 +113,6 @@ def _fmt(value, fmt: str) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "-"
     return fmt.format(value)
-
-
-def _clean(value):
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    return value
 
 
 def _finite_or_none(value) -> float | None:

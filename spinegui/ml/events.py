@@ -21,23 +21,25 @@ from typing import Any, ClassVar
 
 __all__ = [
     "EVENT_TYPES",
+    "ComparisonEvent",
     "EndEvent",
     "EpochEvent",
     "StartEvent",
     "StepEvent",
     "TrainEvent",
     "event_from_json",
+    "json_safe",
 ]
 
 
-def _clean(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON has no NaN/inf: report them as null rather than emit invalid JSON."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -49,7 +51,7 @@ class TrainEvent:
     time: float = field(default_factory=time.time, kw_only=True)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"event": self.kind, **_clean(asdict(self))}
+        return {"event": self.kind, **json_safe(asdict(self))}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), allow_nan=False, separators=(",", ":"))
@@ -74,10 +76,9 @@ class StartEvent(TrainEvent):
 
 
 @dataclass
-class StepEvent(TrainEvent):
-    """One optimiser step; losses are this mini-batch's, on normalised coordinates."""
+class _LossEvent(TrainEvent):
+    """Where the run is and its training losses: the fields steps and epochs share."""
 
-    kind: ClassVar[str] = "step"
     epoch: int
     epochs: int
     step: int
@@ -85,12 +86,19 @@ class StepEvent(TrainEvent):
     mse: float
     bpd: float
     total: float
+
+
+@dataclass
+class StepEvent(_LossEvent):
+    """One optimiser step; losses are this mini-batch's, on normalised coordinates."""
+
+    kind: ClassVar[str] = "step"
     images_per_s: float
     eta_s: float | None
 
 
 @dataclass
-class EpochEvent(TrainEvent):
+class EpochEvent(_LossEvent):
     """End of an epoch: mean training losses plus validation metrics.
 
     ``val`` holds ``mse``, ``bpd``, ``total`` (normalised coordinates, the
@@ -99,13 +107,6 @@ class EpochEvent(TrainEvent):
     """
 
     kind: ClassVar[str] = "epoch"
-    epoch: int
-    epochs: int
-    step: int
-    steps_per_epoch: int
-    mse: float
-    bpd: float
-    total: float
     val: dict[str, float | None]
     best: bool
     best_epoch: int | None
@@ -130,8 +131,28 @@ class EndEvent(TrainEvent):
     resume: str | None = None
 
 
+@dataclass
+class ComparisonEvent(TrainEvent):
+    """Sent once after a successful project run: both models on the locked validation images.
+
+    ``current`` and ``new`` hold ``version``, ``mean_px``, ``median_px``,
+    ``per_vertebra_px`` (list, template order), ``smape`` (percent),
+    ``pearson_r``, ``mean_mm`` (None without pixel spacing) and
+    ``n_smape_images``; ``current`` is None when the project had no active
+    model (or it could not be scored, see ``notes``). Made by
+    ``spinegui.ml.retrain.compare_on_validation``.
+    """
+
+    kind: ClassVar[str] = "comparison"
+    val_images: int
+    vertebrae: list[str]
+    current: dict[str, Any] | None
+    new: dict[str, Any] | None
+    notes: list[str] = field(default_factory=list)
+
+
 EVENT_TYPES: dict[str, type[TrainEvent]] = {
-    cls.kind: cls for cls in (StartEvent, StepEvent, EpochEvent, EndEvent)
+    cls.kind: cls for cls in (StartEvent, StepEvent, EpochEvent, EndEvent, ComparisonEvent)
 }
 
 
@@ -139,11 +160,15 @@ def event_from_json(line: str | bytes) -> TrainEvent:
     """Parse one line of ``--json-progress`` output back into its event.
 
     Unknown keys are ignored so an older GUI can read a newer trainer.
-    Raises ValueError for a line that is not a known event.
+    Raises ValueError for a line that is not a known event (or not JSON).
     """
-    data = json.loads(line)
+    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
     if not isinstance(data, dict) or data.get("event") not in EVENT_TYPES:
-        raise ValueError(f"not a training event: {str(line)[:80]!r}")
+        raise ValueError(f"not a training event: {text[:80]!r}")
     cls = EVENT_TYPES[data["event"]]
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in names})

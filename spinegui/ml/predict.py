@@ -33,7 +33,6 @@ __all__ = [
     "Prediction",
     "Predictor",
     "default_model_path",
-    "find_models",
     "forward_normalised",
 ]
 
@@ -249,23 +248,6 @@ class Predictor:
 # -------------------------------------------------------------- shipped models
 
 
-def find_models(folder: str | Path | None = None) -> list[tuple[Path, dict[str, Any]]]:
-    """Every readable checkpoint in ``folder`` (default: the shipped models) with its meta."""
-    from spinegui.core.paths import models_dir
-    from spinegui.ml.checkpoint import read_metadata
-
-    root = Path(folder) if folder is not None else models_dir()
-    found = []
-    if not root.is_dir():
-        return found
-    for path in sorted(root.glob("*.safetensors")):
-        try:
-            found.append((path, dict(read_metadata(path))))
-        except (SpineguiError, OSError, ValueError):
-            continue  # a stray or damaged file must not hide the good ones
-    return found
-
-
 def default_model_path(template: str = DEFAULT_TEMPLATE) -> Path:
     """The shipped model for ``template`` (newest ``created`` if several ship).
 
@@ -273,14 +255,14 @@ def default_model_path(template: str = DEFAULT_TEMPLATE) -> Path:
     ``model/`` folder in a checkout or editable install, the
     ``spinegui._models`` package in a wheel.
     """
+    from spinegui.core.model_card import newest_shipped_model
     from spinegui.core.paths import models_dir
 
     t = get_template(template).name
-    matches = [(p, m) for p, m in find_models() if m.get("template") == t]
-    if not matches:
+    card = newest_shipped_model(t)
+    if card is None:
         raise ModelNotFoundError(
             f"No model for template {t} ships with this installation (looked in {models_dir()}).",
             "Train one with 'spinegui train' and pass it with --model.",
         )
-    matches.sort(key=lambda pm: (str(pm[1].get("created") or ""), pm[0].name))
-    return matches[-1][0]
+    return Path(card["path"])

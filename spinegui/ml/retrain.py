@@ -30,12 +30,13 @@ from __future__ import annotations
 import datetime as _dt
 import re
 import sys
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from spinegui.core.errors import SpineguiError
-from spinegui.ml.events import TrainEvent, event_from_json
+from spinegui.ml.events import ComparisonEvent, event_from_json
+from spinegui.ml.presets import DEFAULT_PRESET
 
 __all__ = [
     "ComparisonEvent",
@@ -70,7 +71,7 @@ class RetrainSettings:
     batch_size: int = 4
     start: str = "active"
     """"active": fine-tune the project's active model; "scratch": a new network."""
-    preset: str = "fast"
+    preset: str = DEFAULT_PRESET
     """Only used from scratch: a fine-tuned model keeps its parent's image size."""
     device: str = "auto"
     seed: int = 0
@@ -139,38 +140,8 @@ def new_version_name(project) -> str:
 # ------------------------------------------------------------------ comparison
 
 
-@dataclass
-class ComparisonEvent(TrainEvent):
-    """Sent once after a successful project run: both models on the locked validation images.
-
-    ``current`` and ``new`` hold ``version``, ``mean_px``, ``median_px``,
-    ``per_vertebra_px`` (list, template order), ``smape`` (percent),
-    ``pearson_r``, ``mean_mm`` (None without pixel spacing) and
-    ``n_smape_images``; ``current`` is None when the project had no active
-    model (or it could not be scored, see ``notes``).
-    """
-
-    kind: ClassVar[str] = "comparison"
-    val_images: int
-    vertebrae: list[str]
-    current: dict[str, Any] | None
-    new: dict[str, Any] | None
-    notes: list[str] = field(default_factory=list)
-
-
-def parse_event(line: str | bytes) -> TrainEvent:
-    """One ``--json-progress`` line of a project run, including the comparison event."""
-    import json
-
-    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
-    try:
-        data = json.loads(text)
-    except ValueError:
-        raise ValueError(f"not a training event: {text[:80]!r}") from None
-    if isinstance(data, dict) and data.get("event") == ComparisonEvent.kind:
-        names = {f.name for f in fields(ComparisonEvent)}
-        return ComparisonEvent(**{k: v for k, v in data.items() if k in names})
-    return event_from_json(text)
+parse_event = event_from_json
+"""One ``--json-progress`` line of a project run, the comparison event included."""
 
 
 def _figures_dict(fig, version: str, path: Path) -> dict[str, Any]:

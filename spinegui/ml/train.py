@@ -50,6 +50,7 @@ from spinegui.core.errors import SpineguiError
 from spinegui.core.templates import DEFAULT_TEMPLATE, get_template
 from spinegui.ml.data import LandmarkData, LandmarkTorchDataset
 from spinegui.ml.events import EndEvent, EpochEvent, StartEvent, StepEvent, TrainEvent
+from spinegui.ml.presets import DEFAULT_PRESET
 
 __all__ = [
     "STATUSES",
@@ -75,7 +76,7 @@ class TrainConfig:
 
     template: str = DEFAULT_TEMPLATE
     arch: str = "integral"
-    preset: str = "fast"
+    preset: str = DEFAULT_PRESET
     epochs: int = 100
     lr: float = 1e-4
     beta1: float = 0.9

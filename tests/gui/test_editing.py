@@ -42,13 +42,19 @@ def controller(qtbot, project):
     stack.clear()
 
 
-def test_arrow_keys_nudge_selected_corner_one_step_per_press(qtbot, project, controller):
+def _edited_canvas(qtbot, project, controller):
+    """(image id, truth, canvas): the first image's truth stored and shown, edits wired."""
     proj, (image_id, _) = project
-    ctl, stack = controller
     truth = spine()
     proj.set_ground_truth(image_id, truth, "import", "import")
     canvas = make_canvas(qtbot, truth=truth)
-    connect_canvas(canvas, ctl, lambda: image_id)
+    connect_canvas(canvas, controller[0], lambda: image_id)
+    return image_id, truth, canvas
+
+
+def test_arrow_keys_nudge_selected_corner_one_step_per_press(qtbot, project, controller):
+    proj, stack = project[0], controller[1]
+    image_id, truth, canvas = _edited_canvas(qtbot, project, controller)
     canvas.select(4, 2)
     canvas.setFocus()
 
@@ -70,12 +76,8 @@ def test_arrow_keys_nudge_selected_corner_one_step_per_press(qtbot, project, con
 
 
 def test_arrow_keys_move_whole_vertebra_when_its_centre_is_selected(qtbot, project, controller):
-    proj, (image_id, _) = project
-    ctl, stack = controller
-    truth = spine()
-    proj.set_ground_truth(image_id, truth, "import", "import")
-    canvas = make_canvas(qtbot, truth=truth)
-    connect_canvas(canvas, ctl, lambda: image_id)
+    proj, stack = project[0], controller[1]
+    image_id, truth, canvas = _edited_canvas(qtbot, project, controller)
     canvas.select(9, -1)
     QTest.keyClick(canvas.view, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
     np.testing.assert_array_equal(proj.ground_truth(image_id)[9], truth[9] - (10.0, 0.0))

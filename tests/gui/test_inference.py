@@ -395,16 +395,20 @@ print(card["version"], card["template"])
 """
 
 
-def test_window_start_up_path_never_imports_torch(tiny_model):
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    proc = subprocess.run(
-        [sys.executable, "-c", TORCH_FREE_STARTUP, str(tiny_model)],
+def _run_python(code: str, *args: str) -> subprocess.CompletedProcess:
+    """Run ``code`` in a fresh offscreen Python from the repository root."""
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
         capture_output=True,
         text=True,
         cwd=REPO_ROOT,
-        env=env,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
         timeout=120,
     )
+
+
+def test_window_start_up_path_never_imports_torch(tiny_model):
+    proc = _run_python(TORCH_FREE_STARTUP, str(tiny_model))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["tiny-c7l5", "C7-L5"]
 
@@ -427,14 +431,6 @@ print("stopped", threading.active_count())
 
 
 def test_quitting_the_application_stops_a_forgotten_worker():
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
-    proc = subprocess.run(
-        [sys.executable, "-c", QUIT_WITHOUT_SHUTDOWN],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=env,
-        timeout=120,
-    )
+    proc = _run_python(QUIT_WITHOUT_SHUTDOWN)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["stopped", "1"]

@@ -38,6 +38,14 @@ def _run(qtbot, proc, args, timeout=20000):
     return events, logs, blocker.args
 
 
+def _start_until_first_event(qtbot, proc, args) -> None:
+    """Start a stub that keeps running, and wait until it has printed an event."""
+    events = []
+    proc.event.connect(events.append)
+    proc.start(sys.executable, args)
+    qtbot.waitUntil(lambda: bool(events), timeout=20000)
+
+
 def test_json_lines_become_events_and_other_output_becomes_log(qtbot, proc, tmp_path):
     args = _script(
         tmp_path,
@@ -92,10 +100,7 @@ def test_cancel_stops_a_cooperative_trainer(qtbot, proc, tmp_path):
             time.sleep(0.05)
         """,
     )
-    events = []
-    proc.event.connect(events.append)
-    proc.start(sys.executable, args)
-    qtbot.waitUntil(lambda: bool(events), timeout=20000)
+    _start_until_first_event(qtbot, proc, args)
     with qtbot.waitSignal(proc.finished, timeout=20000) as blocker:
         proc.cancel()
     assert blocker.args == ["cancelled", 143]
@@ -112,10 +117,7 @@ def test_cancel_kills_a_trainer_that_ignores_terminate(qtbot, proc, tmp_path):
             time.sleep(0.05)
         """,
     )
-    events = []
-    proc.event.connect(events.append)
-    proc.start(sys.executable, args)
-    qtbot.waitUntil(lambda: bool(events), timeout=20000)
+    _start_until_first_event(qtbot, proc, args)
     with qtbot.waitSignal(proc.finished, timeout=20000) as blocker:
         proc.cancel(grace_ms=100)
     assert blocker.args[0] == "cancelled"

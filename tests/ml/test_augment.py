@@ -7,22 +7,14 @@ import pytest
 
 from spinegui.core.landmarks import validate
 from spinegui.ml.augment import LR_SWAP, Augmenter, hflip
+from tests.ml.test_losses import spine
 
 W, H = 96, 160
 
 
 def spine_px(v: int = 17) -> np.ndarray:
     """A plausible tilted spine in pixels of a W x H image, (V, 4, 2)."""
-    y0 = np.linspace(0.12, 0.85, v) * H
-    h = 0.7 * 0.73 * H / v
-    xc = (0.5 + 0.05 * np.sin(np.linspace(0, np.pi, v))) * W
-    w = np.linspace(0.12, 0.18, v) * W
-    tilt = 0.1 * np.cos(np.linspace(0, np.pi, v))
-    pts = np.zeros((v, 4, 2))
-    for i in range(v):
-        for c, (sx, sy) in enumerate([(-1, -1), (1, -1), (-1, 1), (1, 1)]):
-            pts[i, c] = [xc[i] + sx * w[i] / 2, y0[i] + sy * h / 2 + sx * tilt[i] * w[i] / 2]
-    return pts
+    return spine(v, frame_wh=(W, H), widths=(0.12, 0.18))
 
 
 def dot_image(x: float, y: float) -> np.ndarray:

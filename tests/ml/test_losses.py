@@ -20,12 +20,17 @@ from spinegui.ml.losses import (
 SWAP = [1, 0, 3, 2]
 
 
-def spine(v: int = 17) -> np.ndarray:
-    """A plausible curved, tilted spine in normalised coordinates, (V, 4, 2)."""
-    y0 = np.linspace(0.12, 0.85, v)
-    h = 0.7 * 0.73 / v
-    xc = 0.5 + 0.05 * np.sin(np.linspace(0, np.pi, v))
-    w = np.linspace(0.06, 0.09, v)
+def spine(v: int = 17, frame_wh=(1.0, 1.0), widths=(0.06, 0.09)) -> np.ndarray:
+    """A plausible curved, tilted spine, (V, 4, 2); normalised coordinates by default.
+
+    ``frame_wh`` scales it to pixels of a W x H image; ``widths`` are the
+    first and last vertebra's widths as fractions of W.
+    """
+    fw, fh = frame_wh
+    y0 = np.linspace(0.12, 0.85, v) * fh
+    h = 0.7 * 0.73 * fh / v
+    xc = (0.5 + 0.05 * np.sin(np.linspace(0, np.pi, v))) * fw
+    w = np.linspace(*widths, v) * fw
     tilt = 0.1 * np.cos(np.linspace(0, np.pi, v))
     pts = np.zeros((v, 4, 2))
     for i in range(v):

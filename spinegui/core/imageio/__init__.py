@@ -6,8 +6,15 @@ questions importers and the project store ask without decoding pixels.
 """
 
 from spinegui.core.imageio.files import file_sha256
-from spinegui.core.imageio.headers import read_image_size
+from spinegui.core.imageio.headers import IMAGE_SUFFIXES, read_image_size
 from spinegui.core.imageio.load import DEFAULT_MAX_PIXELS, load_image
 from spinegui.core.imageio.loaded import LoadedImage
 
-__all__ = ["DEFAULT_MAX_PIXELS", "LoadedImage", "file_sha256", "load_image", "read_image_size"]
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "IMAGE_SUFFIXES",
+    "LoadedImage",
+    "file_sha256",
+    "load_image",
+    "read_image_size",
+]

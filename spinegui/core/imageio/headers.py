@@ -22,6 +22,8 @@ from spinegui.core.imageio.files import open_image_file, read_failed
 
 SUPPORTED_HINT = "Supported formats: PNG, JPEG, BMP, TIFF (8/16-bit) and DICOM."
 DICOM_EXTENSIONS = frozenset({".dcm", ".dicom", ".dic"})
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}) | DICOM_EXTENSIONS
+"""Extensions that mark a file as an X-ray when a folder is scanned for images."""
 DICOM_GROUPS_WITHOUT_PREAMBLE = frozenset({0x0002, 0x0008})
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
