@@ -124,8 +124,9 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self.retrain = RetrainPanel(self)
         self.retrain.setObjectName("dock-retrain")
         self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, self.retrain)
-        self.tabifyDockWidget(self.docks["levels"], self.retrain)
-        self.docks["levels"].raise_()
+        # Tabbed with the measurements: the curves and the before/after table need height.
+        self.tabifyDockWidget(self.docks["inspector"], self.retrain)
+        self.docks["inspector"].raise_()
         self.docks["retrain"] = self.retrain
         self.resizeDocks([self.docks["worklist"]], [330], Qt.Orientation.Horizontal)
         self.resizeDocks([self.docks["inspector"]], [360], Qt.Orientation.Horizontal)
