@@ -94,4 +94,5 @@ def describe_device(device: torch.device | str) -> str:
         return f"{torch.cuda.get_device_name(index)} (CUDA)"
     if dev.type == "mps":
         return "Apple GPU (MPS)"
-    return f"CPU ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    return f"CPU ({n} thread{'' if n == 1 else 's'})"

@@ -64,7 +64,8 @@ def test_autocast_is_a_no_op_on_cpu():
 
 
 def test_describe_cpu():
-    assert describe_device("cpu") == f"CPU ({torch.get_num_threads()} threads)"
+    n = torch.get_num_threads()
+    assert describe_device("cpu") == f"CPU ({n} thread{'' if n == 1 else 's'})"
 
 
 @pytest.mark.skipif(not HAS_CUDA, reason="needs a CUDA GPU")
