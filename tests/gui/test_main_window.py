@@ -103,8 +103,11 @@ def test_opening_a_project_lists_its_images_with_their_status(window, demo_proje
     assert window.stack.currentWidget() is not window.welcome
 
 
-def test_a_project_without_a_model_says_so(window, tmp_path, demo_project):
+def test_a_project_without_a_model_says_so(window, tmp_path, demo_project, monkeypatch):
+    from spinegui.core import paths
     from spinegui.core.demo import build_demo_project
+
+    monkeypatch.setattr(paths, "models_dir", lambda: tmp_path / "none")  # nothing ships
 
     folder = build_demo_project(tmp_path / "bare", count=2, models_folder=tmp_path / "none")
     window.open_project(folder)
