@@ -220,6 +220,10 @@ class RetrainPanel(QDockWidget):
         form = QFormLayout(settings_box)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
         self.start_combo = QComboBox()
+        self.start_combo.setSizeAdjustPolicy(
+            QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon
+        )
+        self.start_combo.setMinimumContentsLength(14)
         self.start_combo.addItem("Improve the current model (recommended)", "active")
         self.start_combo.addItem("Start a new model from scratch", "scratch")
         self.start_combo.setToolTip(
@@ -262,6 +266,11 @@ class RetrainPanel(QDockWidget):
         self.more_button.setArrowType(Qt.ArrowType.RightArrow)
         self.more_button.setAutoRaise(True)
         self.more_button.toggled.connect(self._toggle_more)
+        # The one-line summary wraps in a label: a long button text would set the
+        # dock's minimum width and cut every other line off.
+        self.summary_label = QLabel()
+        self.summary_label.setWordWrap(True)
+        form.addRow("", self.summary_label)
         form.addRow("", self.more_button)
         self.more_box = QWidget()
         grid = QGridLayout(self.more_box)
@@ -361,12 +370,13 @@ class RetrainPanel(QDockWidget):
             )
         )
         legend = QLabel(
-            f'<span style="color:{TRAIN_COLOUR}"><b>━━ training images</b></span>'
-            f'&nbsp;&nbsp;&nbsp;<span style="color:{VAL_COLOUR}"><b>╍╍ validation images</b>'
-            '</span>&nbsp;&nbsp;&nbsp;<span style="color:#999">── each learning step</span>'
+            f'<span style="color:{TRAIN_COLOUR}"><b>━━ training&nbsp;images</b></span>'
+            f' &nbsp; <span style="color:{VAL_COLOUR}"><b>╍╍ validation&nbsp;images</b>'
+            '</span> &nbsp; <span style="color:#999">── each&nbsp;learning&nbsp;step</span>'
         )
+        legend.setWordWrap(True)
         pl.addWidget(legend)
-        plots = QHBoxLayout()
+        plots = QVBoxLayout()  # stacked: the dock is narrow and tall
         self.plots: dict[str, pg.PlotWidget] = {}
         self.curves: dict[str, dict[str, pg.PlotDataItem]] = {}
         for key, title in (
@@ -380,7 +390,7 @@ class RetrainPanel(QDockWidget):
             w.setLabel("bottom", "epoch")
             w.setLogMode(y=True)
             w.showGrid(x=True, y=True, alpha=0.2)
-            w.setMinimumHeight(150)
+            w.setMinimumHeight(130)
             self.curves[key] = {
                 "step": w.plot([], [], pen=pg.mkPen(STEP_COLOUR, width=1), name="each step"),
                 "train": w.plot(
@@ -427,7 +437,7 @@ class RetrainPanel(QDockWidget):
         self.result_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.result_table.setMinimumHeight(220)
         rl.addWidget(self.result_table)
-        choose = QHBoxLayout()
+        choose = QVBoxLayout()  # stacked: fits the narrow dock
         self.adopt_button = QPushButton("Use the new model")
         self.adopt_button.setMinimumHeight(36)
         self.adopt_button.setToolTip(
@@ -458,6 +468,8 @@ class RetrainPanel(QDockWidget):
 
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
+        # Text wraps to the dock's width; only the height scrolls.
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         scroll.setWidget(body)
         self.setWidget(scroll)
 
@@ -474,9 +486,8 @@ class RetrainPanel(QDockWidget):
             "the paper's learning settings" if paper else "custom learning settings"
         )
         text += f", {self.preset_combo.currentData()} size, {self.device_combo.currentData()}"
-        self.more_button.setText(
-            "Hide settings" if self.more_button.isChecked() else f"Settings: {text}  (change…)"
-        )
+        self.summary_label.setText(f"Settings: {text}.")
+        self.more_button.setText("Hide settings" if self.more_button.isChecked() else "Change…")
 
     def _restore_defaults(self) -> None:
         from spinegui.ml.retrain import RetrainSettings
