@@ -82,6 +82,7 @@ def main() -> int:
     ap.add_argument("--ks", type=int, nargs="+", default=[5, 10, 20])
     ap.add_argument("--eval", type=int, default=20, help="evaluation images after the k")
     ap.add_argument("--epochs", type=int, default=30, help="the panel's default")
+    ap.add_argument("--lr", type=float, default=None, help="learning rate (default: the panel's)")
     ap.add_argument("--device", default="auto")
     ap.add_argument("--model", help="checkpoint to start from (default: the shipped T1-L5)")
     ap.add_argument("--seed", type=int, default=0, help="order of the simulated worklist")
@@ -114,6 +115,9 @@ def main() -> int:
     evaluation = pool[k_max : k_max + args.eval]
     print(f"Model {model_path.name}; pool: {where}; evaluating on {len(evaluation)} images")
     before_px, before_smape = score(model_path, evaluation, args.device)
+    from spinegui.ml.retrain import default_lr
+
+    lr = args.lr or default_lr("active")
     rows = []
     with tempfile.TemporaryDirectory(prefix="active_learning_") as tmp:
         for k in args.ks:
@@ -121,7 +125,8 @@ def main() -> int:
             out = project / "models" / "retrain-01.safetensors"
             cmd = [sys.executable, "-m", "spinegui", "train", "--project", str(project),
                    "--init-from", "active", "--epochs", str(args.epochs), "--device",
-                   args.device, "--out", str(out), "--no-compare", "--quiet"]  # fmt: skip
+                   args.device, "--out", str(out), "--no-compare", "--quiet",
+                   "--lr", str(lr)]  # fmt: skip
             t0 = time.perf_counter()
             proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
             seconds = time.perf_counter() - t0
@@ -135,7 +140,10 @@ def main() -> int:
     def s(v):
         return "-" if v is None else f"{v:.2f}"
 
-    print(f"\nActive-learning curve ({args.epochs} epochs per retrain, from the shipped model)")
+    print(
+        f"\nActive-learning curve ({args.epochs} epochs per retrain at lr {lr:g}, "
+        "from the shipped model)"
+    )
     print(f"{'k':>4} {'px before':>10} {'px after':>10} {'SMAPE before':>13} {'SMAPE after':>12}")
     for k, px, sm, _ in rows:
         print(f"{k:>4} {before_px:>10.2f} {px:>10.2f} {s(before_smape):>13} {s(sm):>12}")

@@ -93,7 +93,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     # run's value for anything not given again on the command line.
     run = parser.add_argument_group("run")
     run.add_argument("--template", help="spine template (default: the data's, else T1-L5)")
-    run.add_argument("--arch", choices=("integral", "paper"), help="network (default integral)")
+    run.add_argument(
+        "--arch",
+        choices=("integral", "paper"),
+        help="network: the paper's CNN (default) or the integral head",
+    )
     run.add_argument("--preset", help="network input size: paper, medium, fast (default), tiny")
     run.add_argument("--epochs", type=int, help="number of epochs (default 100)")
     run.add_argument("--lr", type=float, help="Adam learning rate (default 1e-4)")

@@ -239,7 +239,11 @@ class RetrainPanel(QDockWidget):
         self.lr_spin.setDecimals(6)
         self.lr_spin.setRange(0.000001, 0.01)
         self.lr_spin.setSingleStep(0.00001)
-        self.lr_spin.setToolTip("Adam learning rate; the paper uses 0.0001.")
+        self.lr_spin.setToolTip(
+            "Adam learning rate. A new model uses the paper's 0.0001; improving the current "
+            "model uses 0.00001, so a few corrected images refine it instead of overwriting "
+            "what it learnt from many."
+        )
         self.alpha_spin = QDoubleSpinBox()
         self.alpha_spin.setDecimals(4)
         self.alpha_spin.setRange(0.0, 10.0)
@@ -285,7 +289,7 @@ class RetrainPanel(QDockWidget):
             (
                 "Learning rate",
                 self.lr_spin,
-                "Step size (paper: 0.0001). Lower it if training fails.",
+                "Step size: 0.0001 (the paper) for a new model, 0.00001 to improve one.",
             ),
             (
                 "Shape weight",
@@ -481,20 +485,22 @@ class RetrainPanel(QDockWidget):
     def _update_summary(self) -> None:
         """The collapsed settings in one line, so nobody has to open them to know."""
         s = self.settings()
-        paper = s.lr == 1e-4 and s.alpha == 0.01 and s.batch_size == 4
+        from spinegui.ml.retrain import default_lr
+
+        usual = s.lr == default_lr(s.start) and s.alpha == 0.01 and s.batch_size == 4
         text = f"{s.epochs} epochs, " + (
-            "the paper's learning settings" if paper else "custom learning settings"
+            "the usual learning settings" if usual else "custom learning settings"
         )
         text += f", {self.preset_combo.currentData()} size, {self.device_combo.currentData()}"
         self.summary_label.setText(f"Settings: {text}.")
         self.more_button.setText("Hide settings" if self.more_button.isChecked() else "Change…")
 
     def _restore_defaults(self) -> None:
-        from spinegui.ml.retrain import RetrainSettings
+        from spinegui.ml.retrain import RetrainSettings, default_lr
 
         d = RetrainSettings()
         self.epochs_spin.setValue(d.epochs)
-        self.lr_spin.setValue(d.lr)
+        self.lr_spin.setValue(default_lr(self.settings().start))
         self.alpha_spin.setValue(d.alpha)
         self.batch_spin.setValue(d.batch_size)
         self.preset_combo.setCurrentIndex(self.preset_combo.findData(d.preset))
@@ -523,8 +529,13 @@ class RetrainPanel(QDockWidget):
             return None
 
     def _show_start_options(self) -> None:
+        from spinegui.ml.retrain import default_lr
+
         active = self._active_model()
         from_active = self.start_combo.currentData() == "active"
+        other = default_lr("scratch" if from_active else "active")
+        if self.lr_spin.value() == other:  # still the other mode's default: follow the mode
+            self.lr_spin.setValue(default_lr("active" if from_active else "scratch"))
         model_item = self.start_combo.model().item(0)
         model_item.setEnabled(active is not None)
         if active is None and from_active:

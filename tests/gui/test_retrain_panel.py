@@ -240,3 +240,17 @@ def test_progress_appears_only_once_a_run_starts(qtbot, panel, project, monkeypa
     _wait_done(qtbot, w)
     assert "without a new model" in w.message_label.text() or "unchanged" in w.message_label.text()
     assert project.active_model().version == BASE
+
+
+def test_learning_rate_follows_the_start_choice_until_the_user_sets_one(panel, project):
+    from spinegui.ml.retrain import FINE_TUNE_LR, PAPER_LR
+
+    w = panel(project)
+    assert w.settings().start == "active"
+    assert w.lr_spin.value() == pytest.approx(FINE_TUNE_LR)
+    w.start_combo.setCurrentIndex(w.start_combo.findData("scratch"))
+    assert w.lr_spin.value() == pytest.approx(PAPER_LR)
+    w.lr_spin.setValue(0.0003)  # a choice of the user's survives switching back
+    w.start_combo.setCurrentIndex(w.start_combo.findData("active"))
+    assert w.lr_spin.value() == pytest.approx(0.0003)
+    assert "custom" in w.summary_label.text()

@@ -68,7 +68,7 @@ def test_events_carry_progress_and_validation_metrics(tmp_path, sets):
 def test_best_checkpoint_has_full_metadata(tmp_path, sets):
     result = train(_config(tmp_path, epochs=1), *sets)
     meta = read_metadata(result.checkpoint)
-    assert meta["template"] == "T1-L5" and meta["arch"] == "integral"
+    assert meta["template"] == "T1-L5" and meta["arch"] == "paper"
     assert meta["preset"] == "tiny" and meta["input_hw"] == [64, 32]
     assert meta["data_fingerprint"] == sets[0].fingerprint()
     assert meta["metrics"]["epoch"] == 1 and "mean_px" in meta["metrics"]["val"]
@@ -206,7 +206,7 @@ def test_resume_refuses_a_different_architecture(tmp_path, sets):
         should_stop=lambda: any(isinstance(e, EpochEvent) for e in events),
     )
     with pytest.raises(TrainError, match="arch"):
-        train(_config(tmp_path, epochs=3, arch="paper", resume=str(first.checkpoint)), *sets)
+        train(_config(tmp_path, epochs=3, arch="integral", resume=str(first.checkpoint)), *sets)
 
 
 def test_early_stopping_after_patience_epochs(tmp_path, sets, monkeypatch):
@@ -222,7 +222,10 @@ def test_fine_tune_records_the_parent_and_checks_the_network(tmp_path, sets):
     tuned = train(_config(tmp_path, "tuned", epochs=1, init_from=str(base.checkpoint)), *sets)
     assert read_metadata(tuned.checkpoint)["parent"] == "base"
     with pytest.raises(TrainError, match="same --arch"):
-        train(_config(tmp_path, "x", epochs=1, arch="paper", init_from=str(base.checkpoint)), *sets)
+        train(
+            _config(tmp_path, "x", epochs=1, arch="integral", init_from=str(base.checkpoint)),
+            *sets,
+        )
 
 
 def test_data_at_another_size_is_refused(tmp_path, sets):
@@ -234,3 +237,25 @@ def test_train_means_are_finite_numbers(tmp_path, sets):
     result = train(_config(tmp_path, epochs=1, augment=False), *sets)
     h = result.history[0]
     assert all(np.isfinite(v) for v in h["train"].values())
+
+
+def _bn_stats(path):
+    from spinegui.ml.checkpoint import load_checkpoint
+
+    model, _ = load_checkpoint(path)
+    return [m.running_mean.clone() for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+
+
+def test_fine_tuning_keeps_batch_norm_statistics_unless_told_otherwise(tmp_path, sets):
+    base = train(_config(tmp_path, "base", epochs=1), *sets)
+    kept = train(_config(tmp_path, "kept", epochs=1, init_from=str(base.checkpoint)), *sets)
+    moved = train(
+        _config(tmp_path, "moved", epochs=1, init_from=str(base.checkpoint), freeze_bn=False),
+        *sets,
+    )
+    for a, b in zip(_bn_stats(base.checkpoint), _bn_stats(kept.checkpoint), strict=True):
+        torch.testing.assert_close(a, b)
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(_bn_stats(base.checkpoint), _bn_stats(moved.checkpoint), strict=True)
+    )
