@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml setup.py
 
 ## demo: set up and open the review window on the bundled demo project
 demo: $(STAMP)
-	$(BIN)/spinegui demo
+	$(BIN)/spinegui demo $(ARGS)
 
 ## test: set up, lint, check the layering, run the test suite
 test: $(STAMP)

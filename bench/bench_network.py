@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -132,6 +134,16 @@ def bench_one(arch, template, preset, device, amp, repeats, budget) -> dict:
     }
 
 
+def _passed_on(args) -> list[str]:
+    out = ["--device", args.device, "--template", args.template, "--repeats", str(args.repeats),
+           "--budget", str(args.budget)]  # fmt: skip
+    if args.amp:
+        out.append("--amp")
+    if args.threads:
+        out += ["--threads", str(args.threads)]
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", default="cpu", help="cpu, cuda, mps or auto (default cpu)")
@@ -142,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--budget", type=float, default=3.0, help="seconds per measurement")
     ap.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    ap.add_argument("--one", nargs=2, metavar=("ARCH", "PRESET"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args.threads:
@@ -157,16 +170,22 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(header)
     print("-" * len(header))
+    if args.one:  # child mode: one configuration in a fresh process, JSON out
+        arch, name = args.one
+        r = bench_one(
+            arch, args.template, get_preset(name), device, args.amp, args.repeats, args.budget
+        )
+        print(json.dumps(r))
+        return 0
     for arch in args.archs:
         for name in args.presets:
-            r = bench_one(
-                arch,
-                args.template,
-                get_preset(name),
-                device,
-                args.amp,
-                args.repeats,
-                args.budget,
+            # A fresh process per configuration: the allocator would otherwise reuse
+            # memory freed by the previous one and hide this one's peak.
+            child = [sys.executable, __file__, "--one", arch, name, *_passed_on(args)]
+            r = json.loads(
+                subprocess.run(child, capture_output=True, text=True, check=True)
+                .stdout.strip()
+                .splitlines()[-1]
             )
             print(
                 f"{r['arch']:<9} {r['preset']:<18} {r['params']:>12,} {r['mb']:>8.1f} "
