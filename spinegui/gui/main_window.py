@@ -719,7 +719,12 @@ class MainWindow(FileActionsMixin, QMainWindow):
             return  # stored, not drawn: the user has moved on
         if self.waiting_for == result.image_id:
             self.waiting_for = None
-            self.statusBar().showMessage(f"Prediction ready ({result.seconds:.1f} s).", 4000)
+            took = (
+                f"{result.seconds * 1000:.0f} ms"
+                if result.seconds < 1
+                else f"{result.seconds:.1f} s"
+            )
+            self.statusBar().showMessage(f"Prediction ready ({took}).", 4000)
         self._draw_landmarks()
         timing.mark("first_prediction_drawn")
         self.predictionDrawn.emit(result.image_id)
