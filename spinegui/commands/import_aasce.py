@@ -34,6 +34,8 @@ def run(args: argparse.Namespace) -> int:
 
     data = read_aasce(args.dataset_dir, split=args.split)
     print(data.summary())
+    for finding in data.report:
+        print(f"  - {finding.message}")
     if (args.project_dir / DB_NAME).exists():
         project = Project.open(args.project_dir)
     else:
