@@ -209,7 +209,8 @@ def build_config(args):
         values["patience"] = None
     values["out"] = str(args.out) if args.out else values.get("out")
     values["resume"] = str(args.resume) if args.resume else None
-    values["init_from"] = str(args.init_from) if args.init_from else None
+    # A resumed fine-tune stays one: init_from decides frozen batch norm and the card.
+    values["init_from"] = str(args.init_from) if args.init_from else values.get("init_from")
     return TrainConfig.from_json(values)
 
 

@@ -107,8 +107,7 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _default_loader(path: Path, device: str, expected_template: str | None):
-    import torch
-
+    from spinegui.ml.device import set_cpu_threads
     from spinegui.ml.predict import Predictor
 
     predictor = Predictor.load(path, device=device, expected_template=expected_template)
@@ -117,7 +116,7 @@ def _default_loader(path: Path, device: str, expected_template: str | None):
         # and often with a retrain process: with every core requested, OpenMP's
         # spinning threads made one prediction 30x slower (0.43 s vs 0.014 s for
         # the shipped T1-L5 model on 2 cores with a training run beside it).
-        torch.set_num_threads(1)
+        set_cpu_threads(1)
     return predictor
 
 

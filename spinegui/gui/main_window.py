@@ -393,10 +393,16 @@ class MainWindow(FileActionsMixin, QMainWindow):
         else:
             self.canvas.clear()
             self.inspector.clear()
-            self.notice.show_message(
-                "This project has no X-rays yet. Drop files on the window or use "
-                "File > Add X-ray files (Ctrl+Shift+O)."
-            )
+            if self.worklist.entries():  # the list's filter, kept from before, hides them all
+                self.notice.show_message(
+                    "No image of this project matches the filter of the image list. Choose "
+                    "'All images' above the list to see them."
+                )
+            else:
+                self.notice.show_message(
+                    "This project has no X-rays yet. Drop files on the window or use "
+                    "File > Add X-ray files (Ctrl+Shift+O)."
+                )
         self._update_enabled()
 
     def close_project(self) -> None:
@@ -709,7 +715,8 @@ class MainWindow(FileActionsMixin, QMainWindow):
         try:
             from spinegui.gui.inference import store_result
 
-            store_result(self.project, result)
+            if not store_result(self.project, result):
+                return  # an image of the previously open project: not ours to draw
         except SpineguiError as exc:
             self._prediction_failed(result.image_id, exc.message)
             return
@@ -744,7 +751,8 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self.notice.show_message(
             f"Model {version} is now active. Predictions are being refreshed with it."
         )
-        self._draw_landmarks()
+        if self.current_id is not None:
+            self._draw_landmarks()
         self.request_prediction()
         self.predict_all()
 
@@ -756,6 +764,8 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self.progress.setValue(done)
 
     def _batch_finished(self, completed: bool) -> None:
+        if self.inference.batch_running:
+            return  # a replaced batch ended; the one that replaced it is still running
         self._batch_running = False
         self.progress.hide()
         self.cancel_button.hide()

@@ -505,6 +505,8 @@ class RetrainPanel(QDockWidget):
         self.batch_spin.setValue(d.batch_size)
         self.preset_combo.setCurrentIndex(self.preset_combo.findData(d.preset))
         self.device_combo.setCurrentIndex(self.device_combo.findData(d.device))
+        if self._project is not None:
+            self._show_start_options()  # a fine-tune keeps its model's size, not the default
         self._update_summary()
 
     # ------------------------------------------------------------------- state

@@ -96,3 +96,8 @@ def describe_device(device: torch.device | str) -> str:
         return "Apple GPU (MPS)"
     n = torch.get_num_threads()
     return f"CPU ({n} thread{'' if n == 1 else 's'})"
+
+
+def set_cpu_threads(n: int) -> None:
+    """Threads torch uses for CPU work in this process (the GUI reaches torch only via ml)."""
+    torch.set_num_threads(max(1, int(n)))

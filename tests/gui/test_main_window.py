@@ -358,3 +358,64 @@ def test_retrain_dock_follows_the_project_and_adopting_repredicts(
     assert window.project.prediction(first).model_version == "retrain-01"
     qtbot.waitUntil(window.is_settled, timeout=60_000)
     assert "retrain-01" in window.model_label.text()
+
+
+def test_a_late_result_from_the_previous_project_is_ignored(qtbot, window, demo_project, tmp_path):
+    """Ids restart per project: a result for another project's image is neither stored nor
+    taken as the answer the shown image is waiting for, and an unknown id is no crash."""
+    from spinegui.gui.inference import PredictionResult
+
+    window.open_project(demo_project)
+    first = window.worklist.visible_ids()[0]
+    wait_drawn(qtbot, window, first)
+    qtbot.waitUntil(window.is_settled, timeout=60_000)
+    window.waiting_for = first  # as if its prediction were still running
+    window.statusBar().clearMessage()
+
+    def late(image_id):
+        return PredictionResult(
+            image_id=image_id,
+            model_version="elsewhere",
+            landmarks=np.zeros((N_VERTEBRAE, 4, 2)),
+            spread=None,
+            seconds=0.1,
+            model_path=tmp_path / "elsewhere.safetensors",
+            template="C7-L5",
+            image_path=tmp_path / "other-project" / "x.png",
+        )
+
+    window._prediction_ready(late(first))
+    window._prediction_ready(late(10_000))  # no such image here
+    assert window.waiting_for == first
+    assert window.project.prediction(first).model_version != "elsewhere"
+    assert "Prediction ready" not in window.statusBar().currentMessage()
+
+
+def test_a_batch_replaced_by_a_new_one_keeps_the_progress_shown(qtbot, window, demo_project):
+    """Adopting a model starts "Predict all" again; the replaced batch ending must not
+    hide the progress (or report the window settled) while the new batch still runs."""
+    window.open_project(demo_project)
+    wait_drawn(qtbot, window, window.worklist.visible_ids()[0])
+    qtbot.waitUntil(window.is_settled, timeout=60_000)
+    settled_when_finished = []
+    window.inference.batchFinished.connect(
+        lambda _ok: settled_when_finished.append(window.is_settled())
+    )
+    window.predict_all()
+    window.predict_all()  # what _model_adopted does while a batch runs
+    qtbot.waitUntil(lambda: len(settled_when_finished) == 2, timeout=60_000)
+    assert settled_when_finished == [False, True]
+    assert not window.progress.isVisible()
+
+
+def test_a_model_adopted_while_no_image_is_shown_is_no_crash(qtbot, window, demo_project):
+    """The list filter survives a project switch and may hide every image; a model
+    adopted (or rolled back) then has no image to redraw, and says so without a traceback."""
+    window.worklist.set_filter("reviewed")  # nothing in the demo project is reviewed
+    window.open_project(demo_project)
+    assert window.current_id is None
+    assert "filter" in window.notice.text()
+    model = window.project.active_model()
+    window.retrain.modelAdopted.emit(model.version, str(model.path))
+    assert "now active" in window.notice.text()
+    qtbot.waitUntil(window.is_settled, timeout=60_000)

@@ -254,3 +254,11 @@ def test_learning_rate_follows_the_start_choice_until_the_user_sets_one(panel, p
     w.start_combo.setCurrentIndex(w.start_combo.findData("active"))
     assert w.lr_spin.value() == pytest.approx(0.0003)
     assert "custom" in w.summary_label.text()
+
+
+def test_restoring_the_defaults_keeps_the_current_models_fixed_size(panel, project):
+    w = panel(project)
+    assert w.preset_combo.currentData() == "tiny" and not w.preset_combo.isEnabled()
+    w.defaults_button.click()
+    assert w.preset_combo.currentData() == "tiny"  # what the run will use, not "fast"
+    assert "tiny size" in w.summary_label.text()

@@ -59,6 +59,29 @@ def test_train_without_data_is_a_user_error(capsys):
     assert "No training data" in capsys.readouterr().err
 
 
+def test_resuming_a_fine_tune_keeps_its_starting_model(tmp_path):
+    """init_from decides frozen batch norm; a resume must not drop it from the saved run."""
+    import argparse
+
+    from safetensors.torch import save_file
+
+    from spinegui.commands import train as train_cmd
+    from spinegui.ml.train import RESUME_KEY, TrainConfig
+
+    saved = TrainConfig(preset="tiny", lr=1e-5, init_from=str(tmp_path / "parent.safetensors"))
+    header = {"config": saved.to_json(), "epoch": 1, "optim_param_groups": []}
+    save_file(
+        {"model/x": torch.zeros(1)},
+        str(tmp_path / "m.resume.safetensors"),
+        metadata={RESUME_KEY: json.dumps(header)},
+    )
+    parser = argparse.ArgumentParser()
+    train_cmd.add_arguments(parser)
+    args = parser.parse_args(["--synthetic", "4", "--resume", str(tmp_path / "m.safetensors")])
+    config = train_cmd.build_config(args)
+    assert config.init_from == saved.init_from and config.lr == 1e-5
+
+
 def _images(folder, count=2):
     from spinegui.core.phantom import generate_phantom
 
