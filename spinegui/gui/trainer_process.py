@@ -130,6 +130,8 @@ class TrainerProcess(QObject):
         proc.readyReadStandardError.connect(self._read_stderr)
         proc.finished.connect(self._on_finished)
         proc.errorOccurred.connect(self._on_error)
+        if self._proc is not None:
+            self._proc.deleteLater()  # the previous, finished run's process object
         self._proc = proc
         self._cancelled = False
         self._done = False
