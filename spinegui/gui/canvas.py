@@ -27,7 +27,8 @@ from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QCursor, QKeyEvent, QMouseEvent, QPolygonF
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from spinegui.core.cobb import CobbResult
+from spinegui.core.cobb import CobbResult, cobb_angles
+from spinegui.core.errors import LandmarkError
 from spinegui.core.geometry import BOX_ORDER
 from spinegui.core.templates import get_template
 from spinegui.gui.cobb_overlay import CobbOverlay
@@ -457,6 +458,20 @@ class XrayCanvas(QWidget):
         else:
             pts[drag.v] = drag.start + delta
         self.overlay.vertebra_moved("truth", drag.v, old)
+        self._live_cobb(pts)
+
+    def _live_cobb(self, pts: np.ndarray) -> None:
+        """Cobb lines follow a drag, so the angle a correction makes is seen before release.
+
+        About 0.1 ms per move; the window recomputes everything from the store on release.
+        """
+        if not self.layer_visible("cobb") or self._size is None:
+            return
+        try:
+            result = cobb_angles(pts, image_height=self._size[1])
+        except LandmarkError:  # a corner dragged onto its partner: keep the last lines
+            return
+        self.cobb_overlay.set_cobb(result, pts)
 
     def _drag_levels(self, drag: _Drag, pos: QPointF) -> None:
         """Right-drag: right widens the window (less contrast), down darkens (raises the level)."""

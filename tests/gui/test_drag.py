@@ -15,6 +15,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QUndoStack
 from PySide6.QtTest import QTest
 
+from spinegui.core.cobb import cobb_angles
 from spinegui.core.store import Project
 from spinegui.gui.canvas import GRAB_RADIUS_PX, XrayCanvas
 from spinegui.gui.editing import EditController, connect_canvas
@@ -251,3 +252,24 @@ def test_right_drag_changes_window_not_landmarks(qtbot):
     assert high - low > 1.2  # dragging right widened the window from 1.0
     assert seen and seen[-1] == (low, high)
     np.testing.assert_array_equal(canvas.ground_truth(), truth)
+
+
+def test_cobb_lines_follow_a_drag_before_release(qtbot):
+    """Tilting L5 during a drag shows the new angle at once; the store is written on release."""
+    canvas = make_canvas(qtbot, truth=spine())
+    canvas.set_cobb(cobb_angles(spine(), 1000), spine())
+    assert canvas.cobb_overlay.drawn_angles() == []  # a straight spine has no curve
+    viewport = canvas.view.viewport()
+    x, y = spine()[17, 1]  # L5 top-right corner
+    start = viewport_point(canvas, x, y)
+    end = viewport_point(canvas, x, y - 25)
+    QTest.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+    for i in range(1, 5):
+        QTest.mouseMove(
+            viewport, QPoint(start.x(), round(start.y() + i * (end.y() - start.y()) / 4))
+        )
+    live = canvas.cobb_overlay.drawn_angles()
+    assert live and live[0][2][1] == 17  # the main angle now ends at L5
+    moved = canvas.overlay.points("truth")
+    assert live[0][1] == pytest.approx(cobb_angles(moved, 1000).main, abs=1e-6)
+    QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)
