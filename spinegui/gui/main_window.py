@@ -477,6 +477,14 @@ class MainWindow(FileActionsMixin, QMainWindow):
         self.statusBar().showMessage(
             f"Showing {rec.path.name} ({rec.width} × {rec.height} px)", 4000
         )
+        if self.image.sha256 != rec.sha256:
+            # Loading hashed the file anyway, so this check costs nothing.
+            self.notice.show_message(
+                f"{rec.path.name} has changed on disk since it was added to the project: "
+                "its landmarks were placed on a different image. Check them before relying "
+                "on them, or put the original file back.",
+                "warning",
+            )
         self.request_prediction()
         self._update_enabled()
         self.imageShown.emit(image_id)

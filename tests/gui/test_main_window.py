@@ -419,3 +419,18 @@ def test_a_model_adopted_while_no_image_is_shown_is_no_crash(qtbot, window, demo
     window.retrain.modelAdopted.emit(model.version, str(model.path))
     assert "now active" in window.notice.text()
     qtbot.waitUntil(window.is_settled, timeout=60_000)
+
+
+def test_an_image_changed_on_disk_is_flagged_not_silently_reused(window, demo_project):
+    import cv2
+
+    window.open_project(demo_project)
+    first = window.worklist.visible_ids()[0]
+    path = window.project.image(first).path
+    window.show_image(first)
+    assert "changed on disk" not in window.notice.text()
+    pixels = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    cv2.imwrite(str(path), pixels[:, ::-1])  # same size, other content
+    window.show_image(first)
+    assert "changed on disk" in window.notice.text()
+    assert window.project.ground_truth(first) is not None  # nothing was thrown away
