@@ -641,6 +641,7 @@ class MainWindow(FileActionsMixin, QMainWindow):
             "export_png",
             "export_pdf",
             "fit",
+            "invert",
             "predict",
         ):
             a[key].setEnabled(has_image)

@@ -434,3 +434,11 @@ def test_an_image_changed_on_disk_is_flagged_not_silently_reused(window, demo_pr
     window.show_image(first)
     assert "changed on disk" in window.notice.text()
     assert window.project.ground_truth(first) is not None  # nothing was thrown away
+
+
+def test_image_actions_wait_for_an_image(window, demo_project):
+    for key in ("invert", "fit", "export_pdf", "accept_all"):
+        assert not window.actions_[key].isEnabled(), key
+    window.open_project(demo_project)
+    for key in ("invert", "fit", "export_pdf", "accept_all"):
+        assert window.actions_[key].isEnabled(), key
