@@ -66,6 +66,10 @@ class _Drag:
     start_levels: tuple[float, float] = (0.0, 1.0)
 
 
+MIN_VIEW_PX = 12.0
+"""Closest zoom: this many image pixels across the view (a corner and its neighbours)."""
+
+
 class XrayCanvas(QWidget):
     """Shows one X-ray with its landmarks and lets the user correct them."""
 
@@ -140,6 +144,12 @@ class XrayCanvas(QWidget):
         self._spacing_mm = None if spacing_mm is None else tuple(spacing_mm)
         self._size = (arr.shape[1], arr.shape[0])
         self.image_item.setImage(arr, autoLevels=False, levels=self._levels)
+        # Zoom stops where it stops helping: MIN_VIEW_PX image pixels across at the
+        # closest, the image at a quarter of the view at the farthest.
+        far = 4.0 * max(self._size)
+        self.viewbox.setLimits(
+            minXRange=MIN_VIEW_PX, minYRange=MIN_VIEW_PX, maxXRange=far, maxYRange=far
+        )
         self.fit()
 
     def clear(self) -> None:

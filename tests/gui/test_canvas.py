@@ -164,3 +164,19 @@ def test_canvas_without_image_ignores_mouse(qtbot):
     drag(canvas, QPoint(10, 10), QPoint(50, 50))
     assert canvas.image_size() is None
     canvas.fit()  # nothing to fit: no error
+
+
+def test_zoom_is_bounded_both_ways(qtbot):
+    from spinegui.gui.canvas import MIN_VIEW_PX
+
+    canvas = XrayCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(500, 700)
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    canvas.set_image(np.zeros((1000, 500), np.float32), (0.0, 1.0))
+    canvas.set_zoom(10_000.0)
+    width, height = canvas.viewbox.viewRect().width(), canvas.viewbox.viewRect().height()
+    assert min(width, height) >= MIN_VIEW_PX - 1e-6
+    canvas.set_zoom(1e-4)
+    assert canvas.viewbox.viewRect().height() <= 4 * 1000 + 1e-6
