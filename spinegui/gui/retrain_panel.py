@@ -79,6 +79,8 @@ DEVICES = (
     ("cpu", "Processor (CPU) only"),
     ("cuda", "Graphics card (NVIDIA CUDA)"),
 )
+SETTINGS_KEY = "retrain"
+"""Project setting holding the last retrain's settings (JSON), shown again next time."""
 TRAIN_COLOUR = "#1f77b4"
 VAL_COLOUR = "#d95f02"
 STEP_COLOUR = (150, 150, 150, 120)
@@ -137,6 +139,7 @@ class RetrainPanel(QDockWidget):
             self.shutdown()
         self._forget_candidate(delete=True)
         self._project = project
+        self._recall_settings()
         self._reset_progress()
         self.result_box.setVisible(False)
         self.progress_box.setVisible(False)
@@ -681,6 +684,40 @@ class RetrainPanel(QDockWidget):
         assert self._project is not None
         return train_command(self._project.folder, out, settings)
 
+    def _recall_settings(self) -> None:
+        """Show the settings this project's last retrain used, if it has one."""
+        import json
+
+        from spinegui.ml.retrain import RetrainSettings
+
+        try:
+            saved = self._project.setting(SETTINGS_KEY) if self._project is not None else None
+            s = RetrainSettings.from_json(json.loads(saved)) if saved else None
+        except (SpineguiError, ValueError, TypeError):
+            s = None  # an unreadable preference is not worth a message
+        if s is None:
+            return
+        self.epochs_spin.setValue(s.epochs)
+        self.lr_spin.setValue(s.lr)
+        self.alpha_spin.setValue(s.alpha)
+        self.batch_spin.setValue(s.batch_size)
+        for combo, value in (
+            (self.start_combo, s.start),
+            (self.preset_combo, s.preset),
+            (self.device_combo, s.device),
+        ):
+            index = combo.findData(value)
+            if index >= 0:
+                combo.setCurrentIndex(index)
+        self._update_summary()
+
+    def _remember_settings(self, settings) -> None:
+        import contextlib
+        import json
+
+        with contextlib.suppress(SpineguiError):  # a preference; the retrain goes on without
+            self._project.set_setting(SETTINGS_KEY, json.dumps(settings.to_json()))
+
     def start_retrain(self) -> bool:
         """Start a run if possible; False (with a message on the panel) when not."""
         if self.is_running():
@@ -712,6 +749,7 @@ class RetrainPanel(QDockWidget):
             self._set_message(f"Retraining could not start: {msg}", "error")
             return False
         out = self._project.models_dir / f"{version}.safetensors"
+        self._remember_settings(settings)
         program, args = self._build_command(settings, out)
         self._run = {
             "version": version,

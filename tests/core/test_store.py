@@ -687,3 +687,13 @@ def test_clear_ground_truth_removes_and_logs(tmp_path):
     last = project.history(image_id)[-1]
     assert last.kind == "clear" and last.after is None
     project.close()
+
+
+def test_project_settings_travel_with_the_project(tmp_path):
+    with Project.create(tmp_path / "p", "T1-L5") as project:
+        assert project.setting("retrain") is None
+        project.set_setting("retrain", '{"epochs": 7}')
+        project.set_setting("retrain", '{"epochs": 9}')
+    with Project.open(tmp_path / "p") as project:
+        assert project.setting("retrain") == '{"epochs": 9}'
+        assert project.template.name == "T1-L5"  # settings never clobber the project's own

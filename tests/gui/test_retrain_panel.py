@@ -262,3 +262,19 @@ def test_restoring_the_defaults_keeps_the_current_models_fixed_size(panel, proje
     w.defaults_button.click()
     assert w.preset_combo.currentData() == "tiny"  # what the run will use, not "fast"
     assert "tiny size" in w.summary_label.text()
+
+
+def test_the_last_settings_come_back_with_the_project(qtbot, panel, project):
+    w = panel(project)
+    w.alpha_spin.setValue(0.05)
+    w.batch_spin.setValue(2)
+    assert w.start_retrain() is True
+    _wait_done(qtbot, w)
+    w.discard()
+
+    again = panel(None)
+    again.set_project(project)
+    assert again.alpha_spin.value() == pytest.approx(0.05)
+    assert again.batch_spin.value() == 2
+    assert again.epochs_spin.value() == 1
+    assert "custom" in again.summary_label.text()

@@ -320,6 +320,24 @@ class Project(AnnotationsMixin, TrainingMixin):
         with translate_errors(action, self.db_path):
             return self._db().execute(sql, params).fetchall()
 
+    def setting(self, key: str) -> str | None:
+        """A per-project preference saved with ``set_setting`` (None when never set).
+
+        Kept in the project file, not in the user's settings, so it travels with
+        the project to another computer.
+        """
+        rows = self._query(
+            "read a project setting", "SELECT value FROM meta WHERE key = ?", (f"setting.{key}",)
+        )
+        return rows[0][0] if rows else None
+
+    def set_setting(self, key: str, value: str) -> None:
+        with self._write("save a project setting") as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                (f"setting.{key}", str(value)),
+            )
+
     def _meta(self, key: str) -> str:
         rows = self._query("read the project", "SELECT value FROM meta WHERE key = ?", (key,))
         if not rows:
