@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from spinegui.core.errors import LandmarkError
+from spinegui.core.errors import LandmarkError, SpineguiError
 from spinegui.core.geometry import as_corners, lower_endplates, midline_vectors, upper_endplates
 
 COSINE_DECIMALS = 8
@@ -173,3 +173,17 @@ def _is_s_curve(endplate_midpoints: np.ndarray) -> bool:
     rel = endplate_midpoints[:-2] - last
     side = rel[:, 1] * chord[0] - rel[:, 0] * chord[1]
     return bool((side > 0).any() and (side < 0).any())
+
+
+def safe_cobb(points, image_height) -> tuple[CobbResult | None, str]:
+    """Cobb angles, or None and the reason, for displays that must not fail.
+
+    While a person edits, a vertebra can be momentarily degenerate (a corner
+    dragged onto its partner); a view then shows the reason instead of angles.
+    """
+    if points is None:
+        return None, "no landmarks"
+    try:
+        return cobb_angles(points, image_height=image_height), ""
+    except (SpineguiError, ValueError) as exc:
+        return None, getattr(exc, "message", str(exc))

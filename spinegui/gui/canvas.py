@@ -27,8 +27,7 @@ from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QCursor, QKeyEvent, QMouseEvent, QPolygonF
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from spinegui.core.cobb import CobbResult, cobb_angles
-from spinegui.core.errors import LandmarkError
+from spinegui.core.cobb import CobbResult, safe_cobb
 from spinegui.core.geometry import BOX_ORDER
 from spinegui.core.templates import get_template
 from spinegui.gui.cobb_overlay import CobbOverlay
@@ -477,11 +476,9 @@ class XrayCanvas(QWidget):
         """
         if not self.layer_visible("cobb") or self._size is None:
             return
-        try:
-            result = cobb_angles(pts, image_height=self._size[1])
-        except LandmarkError:  # a corner dragged onto its partner: keep the last lines
-            return
-        self.cobb_overlay.set_cobb(result, pts)
+        result, _why = safe_cobb(pts, self._size[1])
+        if result is not None:  # else a corner sits on its partner: keep the last lines
+            self.cobb_overlay.set_cobb(result, pts)
 
     def _drag_levels(self, drag: _Drag, pos: QPointF) -> None:
         """Right-drag: right widens the window (less contrast), down darkens (raises the level)."""

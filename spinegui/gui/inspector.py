@@ -23,8 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from spinegui.core.cobb import CobbResult, cobb_angles
-from spinegui.core.errors import SpineguiError
+from spinegui.core.cobb import CobbResult, safe_cobb
 from spinegui.core.geometry import tilts
 
 COBB_NAMES = ("Main / proximal thoracic", "Main thoracic", "Thoracolumbar / lumbar")
@@ -66,16 +65,6 @@ def vertebra_rows(names, truth, prediction, spread) -> list[VertebraRow]:
         )
         for i, name in enumerate(names)
     ]
-
-
-def safe_cobb(points, image_height) -> tuple[CobbResult | None, str]:
-    """Cobb angles, or None and the reason (e.g. a vertebra flipped while editing)."""
-    if points is None:
-        return None, "no landmarks"
-    try:
-        return cobb_angles(points, image_height=image_height), ""
-    except (SpineguiError, ValueError) as exc:
-        return None, getattr(exc, "message", str(exc))
 
 
 def format_angle(result: CobbResult | None, k: int, names) -> str:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from spinegui.core.cobb import safe_cobb
 from spinegui.core.errors import SpineguiError
 from spinegui.core.imageio import LoadedImage, load_image
 from spinegui.core.store import Project
@@ -34,7 +35,7 @@ from spinegui.gui import timing
 from spinegui.gui.actions import build_actions
 from spinegui.gui.dialogs import NoticeBar, ShortcutsDialog, show_about, show_error
 from spinegui.gui.file_actions import FileActionsMixin
-from spinegui.gui.inspector import InspectorPanel, safe_cobb
+from spinegui.gui.inspector import InspectorPanel
 from spinegui.gui.levels import LevelsPanel
 from spinegui.gui.settings import Settings
 from spinegui.gui.welcome import WelcomeView

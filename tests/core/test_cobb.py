@@ -158,3 +158,12 @@ def test_inputs_that_are_not_one_spine_are_refused(shape):
 def test_impossible_image_height_is_refused(height):
     with pytest.raises(ValueError):
         cobb_angles(spine(C_TILTS), image_height=height)
+
+
+def test_safe_cobb_gives_a_reason_instead_of_raising():
+    from spinegui.core.cobb import safe_cobb
+
+    assert safe_cobb(None, 100) == (None, "no landmarks")
+    flat = np.zeros((17, 4, 2))  # every corner on one point: no midline to measure
+    result, why = safe_cobb(flat, 100)
+    assert result is None and why
