@@ -13,7 +13,10 @@ DESCRIPTION = """Export the ground-truth landmarks of a project.
   csv    long CSV: image, template, vertebra, corner, x, y (OUT is the .csv file)
   aasce  the AASCE folder layout with .mat files and csvs (OUT is a folder)
 
-Images without ground truth are left out of coco and csv and listed."""
+Images without ground truth are left out of coco and csv and listed.
+An existing output is never replaced without --overwrite, and nothing is
+written into a folder holding the project's X-rays (or the dataset they were
+imported from). Files appear whole or not at all."""
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -21,21 +24,26 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("out", metavar="OUT", type=Path, help="output file or folder")
     p.add_argument("--format", choices=("coco", "csv", "aasce"), required=True)
     p.add_argument("--reviewed-only", action="store_true", help="only images marked reviewed")
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace output files that already exist"
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     from spinegui.core.formats import write_aasce, write_coco, write_csv
+    from spinegui.core.outputs import protected_folders
     from spinegui.core.project_records import project_records
     from spinegui.core.store import Project
 
     with Project.open(args.project_dir) as project:
         records = project_records(project, reviewed_only=args.reviewed_only)
     annotated = [r for r in records if r.landmarks is not None]
+    safety = {"overwrite": args.overwrite, "protected": protected_folders(r.image for r in records)}
     if args.format == "aasce":
-        where = write_aasce(records, args.out)
+        where = write_aasce(records, args.out, **safety)
     else:
         writer = write_coco if args.format == "coco" else write_csv
-        where = writer(annotated, args.out)
+        where = writer(annotated, args.out, **safety)
     print(f"Exported {len(annotated)} annotated images to {where}.")
     missing = len(records) - len(annotated)
     if missing:

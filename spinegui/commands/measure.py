@@ -9,7 +9,8 @@ NAME = "measure"
 HELP = "write the Cobb angles of each image's ground truth to a CSV"
 DESCRIPTION = """Compute the three Cobb angles (AASCE challenge rules) of each image's
 ground-truth landmarks and write one row per image: image path, the three
-angles in degrees and the end vertebrae of each angle."""
+angles in degrees and the end vertebrae of each angle. An existing CSV is
+replaced only with --overwrite, and only once the new one is complete."""
 
 COLUMNS = ("image", "cobb_pt", "cobb_mt", "cobb_tl", "ends_pt", "ends_mt", "ends_tl", "s_curve")
 
@@ -19,6 +20,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--out", type=Path, default=Path("cobb.csv"), help="CSV to write (default: cobb.csv)"
     )
+    p.add_argument("--overwrite", action="store_true", help="replace the CSV if it exists")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,12 +28,18 @@ def run(args: argparse.Namespace) -> int:
 
     from spinegui.core.cobb import cobb_angles
     from spinegui.core.errors import LandmarkError
+    from spinegui.core.formats.csvlong import spreadsheet_safe
+    from spinegui.core.outputs import atomic_writer, check_file_target, protected_folders
     from spinegui.core.store import Project
     from spinegui.core.templates import get_template
 
     rows, failed, unannotated = [], [], 0
     with Project.open(args.project_dir) as project:
-        for img in project.images():
+        images = project.images()
+        check_file_target(
+            args.out, overwrite=args.overwrite, protected=protected_folders(i.path for i in images)
+        )
+        for img in images:
             points = project.ground_truth(img.id)
             if points is None:
                 unannotated += 1
@@ -43,9 +51,9 @@ def run(args: argparse.Namespace) -> int:
                 failed.append(f"{img.path.name}: {exc.message}")
                 continue
             ends = [f"{names[a]}-{names[b]}" for a, b in res.pairs]
-            rows.append([str(img.path), *(f"{a:.2f}" for a in res.angles), *ends, res.s_curve])
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w", newline="") as f:
+            angles = (f"{a:.2f}" for a in res.angles)
+            rows.append([spreadsheet_safe(str(img.path)), *angles, *ends, res.s_curve])
+    with atomic_writer(args.out, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(COLUMNS)
         writer.writerows(rows)

@@ -12,7 +12,9 @@ vertebra-corner landmarks, for trying the tool, tests and training.
 
 Images are written as 16-bit PNG; landmarks as one file in the chosen format
 (coco: annotations.json, csv: landmarks.csv, aasce: the AASCE folder layout,
-T1-L5 only). The same --seed always gives the same images."""
+T1-L5 only). The same --seed always gives the same images. Files already in
+OUT_DIR are replaced only with --overwrite; the output is built in a staging
+folder and moved into place once complete."""
 
 FORMAT_FILES = {"coco": "annotations.json", "csv": "landmarks.csv"}
 
@@ -35,6 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--cobb", type=float, default=None, help="main Cobb angle in degrees")
     p.add_argument("--curve", choices=("C", "S"), default=None, help="curve shape")
+    p.add_argument("--overwrite", action="store_true", help="replace files already in OUT_DIR")
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -54,12 +57,15 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    import shutil
+
     import cv2
     import numpy as np
     from tqdm import tqdm
 
-    from spinegui.core.errors import SpineguiError
+    from spinegui.core.errors import OutputError, SpineguiError
     from spinegui.core.formats import AnnotatedImage, write_aasce, write_coco, write_csv
+    from spinegui.core.outputs import check_targets, staged_folder
     from spinegui.core.phantom import generate_batch
     from spinegui.core.templates import get_template
 
@@ -73,27 +79,37 @@ def run(args: argparse.Namespace) -> int:
             "Use --template T1-L5, or --format coco/csv for C7-L5.",
         )
     out: Path = args.out_dir
-    image_dir = out / "images" if args.format != "aasce" else out / ".phantom-staging"
-    image_dir.mkdir(parents=True, exist_ok=True)
-    records = []
+    names = [f"phantom_{args.seed}_{i:04d}.png" for i in range(args.count)]
+    if args.format == "aasce":
+        planned = [out / "data" / "training" / n for n in names]
+    else:
+        planned = [out / "images" / n for n in names] + [out / FORMAT_FILES[args.format]]
+    check_targets(planned, overwrite=args.overwrite)
     phantoms = generate_batch(
         template.name, args.count, args.seed, size=size, cobb_deg=args.cobb, curve=args.curve
     )
-    for i, ph in enumerate(tqdm(phantoms, total=args.count, desc="phantoms", unit="img")):
-        path = image_dir / f"phantom_{args.seed}_{i:04d}.png"
-        pixels = np.round(np.clip(ph.image, 0.0, 1.0) * 65535).astype(np.uint16)
-        if not cv2.imwrite(str(path), pixels):
-            raise SpineguiError(f"Could not write {path}.", "Check free disk space and rights.")
-        h, w = ph.image.shape
-        records.append(AnnotatedImage(path, w, h, template.name, ph.landmarks))
-    if args.format == "aasce":
-        write_aasce(records, out)
-        for rec in records:
-            rec.image.unlink()
-        image_dir.rmdir()
-        where = out
-    else:
-        writer = write_coco if args.format == "coco" else write_csv
-        where = writer(records, out / FORMAT_FILES[args.format])
+    with staged_folder(out, overwrite=args.overwrite) as stage:
+        image_dir = stage / ("images" if args.format != "aasce" else ".phantom-staging")
+        image_dir.mkdir()
+        records = []
+        for name, ph in zip(
+            names, tqdm(phantoms, total=args.count, desc="phantoms", unit="img"), strict=True
+        ):
+            path = image_dir / name
+            pixels = np.round(np.clip(ph.image, 0.0, 1.0) * 65535).astype(np.uint16)
+            if not cv2.imwrite(str(path), pixels):
+                raise OutputError(f"Could not write {path}.", "Check free disk space and rights.")
+            h, w = ph.image.shape
+            records.append(AnnotatedImage(path, w, h, template.name, ph.landmarks))
+        if args.format == "aasce":
+            write_aasce(records, stage / "aasce")
+            shutil.rmtree(image_dir)
+            for part in (stage / "aasce").iterdir():
+                part.rename(stage / part.name)
+            (stage / "aasce").rmdir()
+        else:
+            writer = write_coco if args.format == "coco" else write_csv
+            writer(records, stage / FORMAT_FILES[args.format])
+    where = out if args.format == "aasce" else out / FORMAT_FILES[args.format]
     print(f"Wrote {len(records)} {template.name} images and landmarks to {where}")
     return 0

@@ -8,6 +8,7 @@ not cost the other results.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -26,6 +27,8 @@ Output (--format):
   csv    long-format CSV (one row per landmark); needs --out FILE.
   aasce  AASCE/BoostNet folder layout (T1-L5 only); needs --out DIR.
 
+An existing --out is replaced only with --overwrite, and never inside a folder
+of the images being read; the output appears only once it is complete.
 Without --model the model shipped for --template (default T1-L5) is used.
 Exit status: 0 all images done, 1 some images skipped, 2 nothing could run.
 """
@@ -41,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
     parser.add_argument("--batch-size", type=int, default=4, help="images per forward pass")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")
 
 
 def expand_inputs(inputs: list[str]) -> tuple[list[str], list[str]]:
@@ -75,10 +79,8 @@ def _cobb(landmarks, height) -> list[float] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from spinegui.core.errors import SpineguiError
-    from spinegui.core.imageio import load_image
+    from spinegui.core.outputs import atomic_writer, protected_folders
     from spinegui.core.templates import DEFAULT_TEMPLATE, get_template
     from spinegui.ml.predict import Predictor, default_model_path
 
@@ -92,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     predictor = Predictor.load(model_path, args.device, expected_template=template)
 
     paths, missing = expand_inputs(args.inputs)
+    if args.out is not None:
+        _check_out(args, paths)
     failures = 0
     for item in missing:
         print(f"spinegui: skipped {item}: no such file or folder", file=sys.stderr)
@@ -99,10 +103,49 @@ def run(args: argparse.Namespace) -> int:
     if not paths and not missing:
         raise SpineguiError("No image files found in the given folders.", "")
 
-    sink = None
-    if args.format == "jsonl":
-        sink = args.out.open("w", encoding="utf-8") if args.out else sys.stdout
-    records = []
+    sink, records = None, []
+    with contextlib.ExitStack() as stack:
+        if args.format == "jsonl":
+            sink = stack.enter_context(atomic_writer(args.out)) if args.out else sys.stdout
+        failures += _predict_all(args, predictor, paths, sink, records)
+    safety = {"overwrite": args.overwrite, "protected": protected_folders(map(Path, paths))}
+    if args.format == "csv":
+        from spinegui.core.formats.csvlong import write_csv
+
+        write_csv(records, args.out, **safety)
+    elif args.format == "aasce":
+        from spinegui.core.formats.aasce import write_aasce
+
+        write_aasce(records, args.out, **safety)
+    if args.out is not None and not args.quiet:
+        written = len(paths) - (failures - len(missing))
+        print(f"Wrote {written} prediction(s) to {args.out}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _check_out(args: argparse.Namespace, paths: list[str]) -> None:
+    """Refuse an output that would replace something, before any prediction runs."""
+    from spinegui.core.outputs import check_file_target, check_targets, protected_folders
+
+    inputs = [Path(p) for p in paths]
+    safety = {"overwrite": args.overwrite, "inputs": inputs, "protected": protected_folders(inputs)}
+    if args.format != "aasce":
+        check_file_target(args.out, **safety)
+    elif args.out.exists():
+        labels = args.out / "labels" / "training"
+        planned = [args.out / "data" / "training" / p.name for p in inputs]
+        planned += [labels / f"{p.name}.mat" for p in inputs]
+        check_targets(planned, **safety)
+
+
+def _predict_all(args, predictor, paths, sink, records) -> int:
+    """Predict each path into ``sink`` (JSON lines) or ``records``; returns the failures."""
+    from tqdm import tqdm
+
+    from spinegui.core.errors import SpineguiError
+    from spinegui.core.imageio import load_image
+
+    failures = 0
     bar = tqdm(total=len(paths), unit="img", file=sys.stderr, disable=args.quiet or len(paths) == 0)
     try:
         for path in paths:
@@ -133,20 +176,7 @@ def run(args: argparse.Namespace) -> int:
             bar.update(1)
     finally:
         bar.close()
-        if sink is not None and sink is not sys.stdout:
-            sink.close()
-    if args.format == "csv":
-        from spinegui.core.formats.csvlong import write_csv
-
-        write_csv(records, args.out)
-    elif args.format == "aasce":
-        from spinegui.core.formats.aasce import write_aasce
-
-        write_aasce(records, args.out)
-    if args.out is not None and not args.quiet:
-        written = len(paths) - (failures - len(missing))
-        print(f"Wrote {written} prediction(s) to {args.out}", file=sys.stderr)
-    return 1 if failures else 0
+    return failures
 
 
 def _record(path: str, loaded, pred):

@@ -39,3 +39,7 @@ class FormatError(SpineguiError):
 
 class StoreError(SpineguiError):
     """The project folder or its database cannot be used."""
+
+
+class OutputError(SpineguiError):
+    """An output file or folder that may not or cannot be written (exists, full disk)."""

@@ -17,13 +17,14 @@ from PySide6.QtGui import QFont, QPageLayout, QPageSize, QPainter, QPdfWriter, Q
 from PySide6.QtWidgets import QWidget
 
 from spinegui import __version__
-from spinegui.core.errors import SpineguiError
+from spinegui.core.errors import OutputError
+from spinegui.core.outputs import atomic_path
 
 DISCLAIMER = "Research use only. Not a medical device; not for diagnosis."
 
 
-class ExportError(SpineguiError):
-    """A report or picture that could not be written."""
+ExportError = OutputError
+"""A report or picture that could not be written (the core's output error)."""
 
 
 @dataclass(frozen=True)
@@ -45,16 +46,27 @@ class ReportInfo:
 
 
 def export_png(widget: QWidget, path: Path) -> Path:
-    """Save exactly what the widget shows (boxes, labels, Cobb lines) as a PNG."""
+    """Save exactly what the widget shows (boxes, labels, Cobb lines) as a PNG.
+
+    Written under a temporary name and renamed, so a full disk never leaves a
+    torn picture where an older one was (the save dialog asked before replacing).
+    """
     path = Path(path)
-    if not widget.grab().save(str(path), "PNG"):
-        raise _write_failed(path)
+    with atomic_path(path) as tmp:
+        if not widget.grab().save(str(tmp), "PNG"):
+            raise _write_failed(path)
     return path
 
 
 def export_pdf(path: Path, picture: QPixmap, info: ReportInfo) -> Path:
     """Write a one-page A4 report; raises ExportError when the file cannot be written."""
     path = Path(path)
+    with atomic_path(path) as tmp:
+        _write_pdf(tmp, picture, info)
+    return path
+
+
+def _write_pdf(path: Path, picture: QPixmap, info: ReportInfo) -> None:
     writer = QPdfWriter(str(path))
     writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
     writer.setPageMargins(QMarginsF(15, 15, 15, 15), QPageLayout.Unit.Millimeter)
@@ -68,9 +80,9 @@ def export_pdf(path: Path, picture: QPixmap, info: ReportInfo) -> Path:
         _draw_report(painter, writer, picture, info)
     finally:
         painter.end()
+    del writer  # closes the file before it is renamed
     if not path.is_file() or path.stat().st_size == 0:
         raise _write_failed(path)
-    return path
 
 
 def _draw_report(painter: QPainter, writer: QPdfWriter, picture: QPixmap, info: ReportInfo):

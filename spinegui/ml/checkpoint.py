@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +36,7 @@ from torch import nn
 import spinegui
 from spinegui.core.errors import FormatError, TemplateError
 from spinegui.core.model_card import FORMAT, FORMAT_VERSION, META_KEY, read_description
+from spinegui.core.outputs import atomic_write
 from spinegui.ml.network import build_network
 from spinegui.ml.preprocess import NORMALISATION
 from spinegui.ml.presets import Preset
@@ -68,20 +68,6 @@ def _unwrap(model: nn.Module) -> nn.Module:
             raise TypeError("save_checkpoint needs a network made by build_network")
         model = inner
     return model
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make the rename durable; not possible (nor needed) on Windows."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def save_checkpoint(
@@ -125,17 +111,7 @@ def save_checkpoint(
     data = st_save(tensors, metadata={META_KEY: json.dumps(doc, sort_keys=True)})
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(path.parent)
+    atomic_write(path, data)
     return doc
 
 

@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 from torch import nn
 
 import spinegui
-from spinegui.core.errors import FormatError, SpineguiError, TemplateError
+from spinegui.core.errors import FormatError, OutputError, SpineguiError, TemplateError
 from spinegui.ml import checkpoint as ckpt
 from spinegui.ml.checkpoint import load_checkpoint, read_metadata, save_checkpoint
 from spinegui.ml.network import build_network
@@ -195,7 +195,7 @@ def test_failed_write_keeps_the_old_file_and_leaves_no_temp(tmp_path, monkeypatc
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(ckpt.os, "replace", fail)
-    with pytest.raises(OSError):
+    with pytest.raises(OutputError, match="disk is full"):
         save_checkpoint(path, trained_like("integral"), META)
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["m.safetensors"]

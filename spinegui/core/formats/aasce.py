@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from spinegui.core.errors import FormatError, ImageLoadError
 from spinegui.core.formats.records import AnnotatedImage
 from spinegui.core.imageio import read_image_size
 from spinegui.core.landmarks import as_landmarks, repair_order, validate
+from spinegui.core.outputs import check_targets, staged_folder
 from spinegui.core.templates import get_template
 
 TEMPLATE = "T1-L5"
@@ -322,7 +324,12 @@ def _checked_angles(
 
 
 def write_aasce(
-    records: list[AnnotatedImage], out_dir: str | Path, split: str = "training"
+    records: list[AnnotatedImage],
+    out_dir: str | Path,
+    split: str = "training",
+    *,
+    overwrite: bool = False,
+    protected: Iterable[Path] = (),
 ) -> Path:
     """Write records in the AASCE layout so AASCE tools (and read_aasce) accept them.
 
@@ -332,18 +339,40 @@ def write_aasce(
     and is dropped. Images are copied, keeping their names. Records without
     landmarks are copied as images only, which read_aasce reports as
     missing labels. Unknown angles are written as empty fields.
+
+    Everything is written into a staging folder first and moved into
+    ``out_dir`` only when complete; a file already there is replaced only
+    with ``overwrite``, and nothing goes into a ``protected`` folder (see
+    ``spinegui.core.outputs.staged_folder``).
     """
     root = Path(out_dir)
     _check_writable(records)
-    image_dir = root / "data" / split
-    label_dir = root / "labels" / split
-    image_dir.mkdir(parents=True, exist_ok=True)
-    label_dir.mkdir(parents=True, exist_ok=True)
+    inputs = [rec.image for rec in records]
+    planned = [root / "data" / split / rec.name for rec in records]
+    planned += [
+        root / "labels" / split / f"{rec.name}.mat" for rec in records if rec.landmarks is not None
+    ]
+    planned += [
+        root / "labels" / split / n for n in ("filenames.csv", "landmarks.csv", "angles.csv")
+    ]
+    protected = list(protected)
+    if root.exists():
+        check_targets(planned, overwrite=overwrite, inputs=inputs, protected=protected)
+    with staged_folder(root, overwrite=overwrite, inputs=inputs, protected=protected) as stage:
+        _write_layout(records, root, stage, split)
+    return root
+
+
+def _write_layout(records: list[AnnotatedImage], root: Path, stage: Path, split: str) -> None:
+    image_dir = stage / "data" / split
+    label_dir = stage / "labels" / split
+    image_dir.mkdir(parents=True)
+    label_dir.mkdir(parents=True)
     names, landmark_lines, angle_lines = [], [], []
     for rec in records:
-        target = image_dir / rec.name
-        if not (target.exists() and target.samefile(rec.image)):
-            shutil.copyfile(rec.image, target)
+        final = root / "data" / split / rec.name
+        if not (final.exists() and final.samefile(rec.image)):
+            shutil.copyfile(rec.image, image_dir / rec.name)
         if rec.landmarks is None:
             continue
         p2 = np.rint(np.asarray(rec.landmarks, dtype=np.float64).reshape(68, 2))
@@ -359,7 +388,6 @@ def write_aasce(
         ("angles.csv", angle_lines),
     ):
         (label_dir / csv_name).write_bytes("".join(f"{x}\r\n" for x in lines).encode())
-    return root
 
 
 def _check_writable(records: list[AnnotatedImage]) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import numpy as np
 from spinegui.core.errors import FormatError
 from spinegui.core.formats.records import AnnotatedImage, relative_path
 from spinegui.core.landmarks import as_landmarks, to_flat
+from spinegui.core.outputs import atomic_write, check_file_target
 from spinegui.core.templates import DEFAULT_TEMPLATE, TEMPLATES, SpineTemplate, get_template
 
 _CATEGORY_IDS = {name: i + 1 for i, name in enumerate(TEMPLATES)}
@@ -32,9 +34,22 @@ def skeleton(template: SpineTemplate) -> list[list[int]]:
     return edges
 
 
-def write_coco(records: list[AnnotatedImage], path: str | Path) -> Path:
-    """Write records as one COCO keypoints file; image paths relative to it where possible."""
-    path = Path(path)
+def write_coco(
+    records: list[AnnotatedImage],
+    path: str | Path,
+    *,
+    overwrite: bool = False,
+    protected: Iterable[Path] = (),
+) -> Path:
+    """Write records as one COCO keypoints file; image paths relative to it where possible.
+
+    An existing file is replaced only with ``overwrite``; the file appears
+    whole or not at all; nothing is written into a ``protected`` folder
+    (see ``spinegui.core.outputs``).
+    """
+    path = check_file_target(
+        path, overwrite=overwrite, inputs=[r.image for r in records], protected=protected
+    )
     images, annotations = [], []
     for image_id, rec in enumerate(records, start=1):
         entry = {
@@ -67,7 +82,7 @@ def write_coco(records: list[AnnotatedImage], path: str | Path) -> Path:
         "annotations": annotations,
         "categories": categories,
     }
-    path.write_text(json.dumps(doc, indent=1), encoding="utf-8")
+    atomic_write(path, json.dumps(doc, indent=1))
     return path
 
 

@@ -13,6 +13,7 @@ column points (relative paths are relative to the CSV).
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -21,15 +22,46 @@ from spinegui.core.errors import FormatError, ImageLoadError
 from spinegui.core.formats.records import AnnotatedImage, relative_path
 from spinegui.core.imageio import read_image_size
 from spinegui.core.landmarks import as_landmarks
+from spinegui.core.outputs import atomic_writer, check_file_target
 from spinegui.core.templates import CORNERS, TEMPLATES, get_template
 
 HEADER = ["image", "template", "vertebra", "corner", "x", "y"]
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+"""First characters that make Excel, LibreOffice and Sheets run a cell as a formula."""
 
-def write_csv(records: list[AnnotatedImage], path: str | Path) -> Path:
-    """Write every landmark of every annotated record; image paths relative to the CSV."""
-    path = Path(path)
-    with path.open("w", newline="", encoding="utf-8") as f:
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` with a leading apostrophe when a spreadsheet would run it as a formula.
+
+    A file named ``=HYPERLINK(...).png`` would otherwise become a live formula
+    in whoever opens the CSV (OWASP "CSV injection"). Spreadsheets hide the
+    apostrophe; ``read_csv`` removes it again.
+    """
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def _unescaped(text: str) -> str:
+    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_STARTS) else text
+
+
+def write_csv(
+    records: list[AnnotatedImage],
+    path: str | Path,
+    *,
+    overwrite: bool = False,
+    protected: Iterable[Path] = (),
+) -> Path:
+    """Write every landmark of every annotated record; image paths relative to the CSV.
+
+    An existing file is replaced only with ``overwrite``; the file appears
+    whole or not at all; nothing is written into a ``protected`` folder
+    (see ``spinegui.core.outputs``).
+    """
+    path = check_file_target(
+        path, overwrite=overwrite, inputs=[r.image for r in records], protected=protected
+    )
+    with atomic_writer(path, "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(HEADER)
         for rec in records:
@@ -37,7 +69,7 @@ def write_csv(records: list[AnnotatedImage], path: str | Path) -> Path:
                 continue
             template = get_template(rec.template)
             points = as_landmarks(rec.landmarks, template)
-            image = relative_path(rec.image, path.parent)
+            image = spreadsheet_safe(relative_path(rec.image, path.parent))
             for v, vertebra in enumerate(template.vertebrae):
                 for c, corner in enumerate(CORNERS):
                     x, y = points[v, c]
@@ -81,6 +113,7 @@ def _parse(reader, name: str) -> dict[str, tuple[str, int, dict]]:
                 f"Each line needs {','.join(HEADER)}.",
             )
         image, template_name, vertebra, corner, xs, ys = (cell.strip() for cell in row)
+        image = _unescaped(image)
         template = TEMPLATES.get(template_name)
         if template is None:
             raise FormatError(
