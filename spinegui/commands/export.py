@@ -13,7 +13,9 @@ DESCRIPTION = """Export the ground-truth landmarks of a project.
   csv    long CSV: image, template, vertebra, corner, x, y (OUT is the .csv file)
   aasce  the AASCE folder layout with .mat files and csvs (OUT is a folder)
 
-Images without ground truth are left out of coco and csv and listed.
+Images without ground truth are left out of coco and csv and listed. An
+image whose file is missing or no longer the one annotated (checked by size
+and time, then by content hash) is skipped and named; the exit status is then 1.
 An existing output is never replaced without --overwrite, and nothing is
 written into a folder holding the project's X-rays (or the dataset they were
 imported from). Files appear whole or not at all."""
@@ -32,11 +34,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from spinegui.core.formats import write_aasce, write_coco, write_csv
     from spinegui.core.outputs import protected_folders
-    from spinegui.core.project_records import project_records
+    from spinegui.core.project_records import checked_records
     from spinegui.core.store import Project
 
     with Project.open(args.project_dir) as project:
-        records = project_records(project, reviewed_only=args.reviewed_only)
+        records, problems = checked_records(project, reviewed_only=args.reviewed_only)
     annotated = [r for r in records if r.landmarks is not None]
     safety = {"overwrite": args.overwrite, "protected": protected_folders(r.image for r in records)}
     if args.format == "aasce":
@@ -48,4 +50,6 @@ def run(args: argparse.Namespace) -> int:
     missing = len(records) - len(annotated)
     if missing:
         print(f"{missing} images have no ground truth yet and were left out.")
-    return 0
+    for problem in problems:
+        print(f"  skipped image {problem.image_id}: {problem.message}")
+    return 1 if problems else 0

@@ -29,6 +29,12 @@ class LandmarkProblem:
     message: str
 
 
+MAX_COORDINATE = 1e6
+"""No landmark lies a million pixels from an image's origin: the largest image
+loaded is 100 megapixels, so its longest plausible side is far below that. A
+bigger coordinate (1e300 from a broken exporter) is a damaged file, and
+accepting it would turn every angle and error computed from it into NaN."""
+
 TALL_FACTOR = 4.0
 """A vertebra this many times the median height is a labelling error, not anatomy."""
 
@@ -36,11 +42,19 @@ TALL_FACTOR = 4.0
 def as_landmarks(points, template: str | SpineTemplate) -> np.ndarray:
     """Coerce (V,4,2), (4V,2) or flat (8V,) AASCE-ordered points to (V,4,2).
 
-    Raises LandmarkError for a wrong count or non-finite values, the two
-    cases no downstream code can work with.
+    Raises LandmarkError for a wrong count, values that are not numbers,
+    non-finite values or coordinates beyond ``MAX_COORDINATE``: the cases no
+    downstream code can work with.
     """
     t = get_template(template)
-    arr = np.asarray(points, dtype=np.float64)
+    try:
+        arr = np.asarray(points, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        raise LandmarkError(
+            f"Landmarks for template {t.name} must be numbers; got {type(points).__name__} "
+            "values that are not.",
+            "Check that the file holds x, y pixel coordinates.",
+        ) from None
     if arr.size != t.n_outputs:
         raise LandmarkError(
             f"Expected {t.n_landmarks} landmarks ({t.n_vertebrae} vertebrae x 4 "
@@ -54,6 +68,14 @@ def as_landmarks(points, template: str | SpineTemplate) -> np.ndarray:
         raise LandmarkError(
             f"Landmarks contain missing or infinite values (vertebrae {names}).",
             "Re-annotate those vertebrae or re-export the file.",
+        )
+    if np.abs(arr).max() > MAX_COORDINATE:
+        bad = sorted({int(i) for i in np.argwhere(np.abs(arr) > MAX_COORDINATE)[:, 0]})
+        names = ", ".join(t.vertebrae[i] for i in bad)
+        raise LandmarkError(
+            f"Landmark coordinates of vertebrae {names} lie more than {MAX_COORDINATE:g} "
+            "pixels from the image: the file is damaged.",
+            "Re-export the file; coordinates are pixels of the original image.",
         )
     return arr.copy()
 

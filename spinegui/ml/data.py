@@ -369,6 +369,9 @@ def project_dataset(
         except SpineguiError as exc:  # a moved or deleted file must not end the run
             unreadable.append(f"{rec.path.name}: {exc.message}")
             continue
+        if loaded.sha256 != rec.sha256:  # its landmarks belong to the image it replaced
+            unreadable.append(f"{rec.path.name}: changed on disk since it was annotated")
+            continue
         data.samples.append(
             Sample(
                 image=_to_input(loaded.normalized(), p),
@@ -383,7 +386,9 @@ def project_dataset(
         if progress:
             progress(i + 1, len(chosen))
     if unreadable:
-        data.notes.append(f"{len(unreadable)} image file(s) could not be read and were left out")
+        data.notes.append(
+            f"{len(unreadable)} image file(s) missing, unreadable or changed were left out"
+        )
         data.notes.extend(f"  {u}" for u in unreadable[:10])
     if not data.samples:
         raise DataError(

@@ -71,7 +71,7 @@ def assert_same(got: AnnotatedImage, want: AnnotatedImage, atol=1e-9, extras=Tru
 def test_coco_round_trip(records, tmp_path):
     (tmp_path / "out").mkdir()
     path = write_coco(records, tmp_path / "out" / "ann.json")
-    back = read_coco(path)
+    back = read_coco(path, image_root=tmp_path)
     assert len(back) == 3
     for got, want in zip(back, records, strict=True):
         assert_same(got, want)

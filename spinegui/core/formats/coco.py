@@ -10,14 +10,20 @@ image) travels in extra fields on the image entry, which COCO readers ignore.
 from __future__ import annotations
 
 import json
-import os
+import math
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from spinegui.core.errors import FormatError
-from spinegui.core.formats.records import AnnotatedImage, relative_path
+from spinegui.core.errors import FormatError, LandmarkError
+from spinegui.core.formats.records import (
+    MAX_SIDE,
+    AnnotatedImage,
+    check_image_size,
+    image_file,
+    relative_path,
+)
 from spinegui.core.landmarks import as_landmarks, to_flat
 from spinegui.core.outputs import atomic_write, check_file_target
 from spinegui.core.templates import DEFAULT_TEMPLATE, TEMPLATES, SpineTemplate, get_template
@@ -104,8 +110,16 @@ def _annotation(ann_id: int, image_id: int, rec: AnnotatedImage) -> dict:
     }
 
 
-def read_coco(path: str | Path) -> list[AnnotatedImage]:
-    """Read a COCO keypoints file written by spinegui or any tool using its categories."""
+def read_coco(
+    path: str | Path, *, image_root: str | Path | None = None, allow_outside: bool = False
+) -> list[AnnotatedImage]:
+    """Read a COCO keypoints file written by spinegui or any tool using its categories.
+
+    Every image must be a readable image file of the size its entry states, and
+    must lie inside ``image_root`` (default: the folder of the JSON file) unless
+    ``allow_outside``: a ``file_name`` of ``/etc/passwd`` or ``../../x`` is how a
+    crafted file makes a program read (and later copy out) files it never meant to.
+    """
     path = Path(path)
     try:
         doc = json.loads(path.read_text(encoding="utf-8"))
@@ -114,6 +128,11 @@ def read_coco(path: str | Path) -> list[AnnotatedImage]:
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise FormatError(
             f"{path.name} is not valid JSON ({e}).", "Export the COCO file again."
+        ) from None
+    except RecursionError:
+        raise FormatError(
+            f"{path.name} nests its JSON too deeply to be a COCO file.",
+            "Export the COCO file again.",
         ) from None
     for key in ("images", "annotations", "categories"):
         if not isinstance(doc, dict) or not isinstance(doc.get(key), list):
@@ -126,20 +145,25 @@ def read_coco(path: str | Path) -> list[AnnotatedImage]:
     records = []
     for i, entry in enumerate(doc["images"]):
         where = f"{path.name}: images[{i}]"
-        image_id = _field(entry, "id", where)
+        image_id = _key(entry, "id", where)
         template, landmarks = points_of.pop(image_id, (None, None))
         if template is None:
             template = entry.get("template", DEFAULT_TEMPLATE)
-            if template not in TEMPLATES:
+            if not isinstance(template, str) or template not in TEMPLATES:
                 raise FormatError(
                     f"{where} names unknown template {template!r}.",
                     f"Use one of {', '.join(TEMPLATES)}.",
                 )
+        image = image_file(
+            path.parent, _field(entry, "file_name", where), where, image_root, allow_outside
+        )
+        width, height = _size(entry, "width", where), _size(entry, "height", where)
+        check_image_size(image, (width, height), where)
         records.append(
             AnnotatedImage(
-                image=Path(os.path.normpath(path.parent / str(_field(entry, "file_name", where)))),
-                width=int(_field(entry, "width", where)),
-                height=int(_field(entry, "height", where)),
+                image=image,
+                width=width,
+                height=height,
                 template=template,
                 landmarks=landmarks,
                 angles=_floats(entry.get("cobb_angles"), 3, f"{where}.cobb_angles"),
@@ -161,14 +185,38 @@ def _field(entry: object, key: str, where: str):
     return entry[key]
 
 
+def _key(entry: object, key: str, where: str) -> int | str:
+    """An id field: COCO ids are integers (strings accepted); lists or dicts are not ids."""
+    value = _field(entry, key, where)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise FormatError(f"{where}.{key} is {_shown(value)}, not an id.", "Ids are whole numbers.")
+    return value
+
+
+def _size(entry: dict, key: str, where: str) -> int:
+    value = _field(entry, key, where)
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or value != int(value) or not 0 < value <= MAX_SIDE:
+        raise FormatError(
+            f"{where}.{key} is {_shown(value)}, not an image size in pixels.",
+            f"Give a whole number from 1 to {MAX_SIDE}.",
+        )
+    return int(value)
+
+
+def _shown(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _floats(value, n: int, where: str) -> tuple[float, ...] | None:
     if value is None:
         return None
     try:
         out = tuple(float(v) for v in value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         out = ()
-    if len(out) != n:
+    if len(out) != n or not all(math.isfinite(v) for v in out):
         raise FormatError(f"{where} must be a list of {n} numbers.", "Fix or remove that field.")
     return out
 
@@ -185,13 +233,13 @@ def _categories(categories: list, name: str) -> dict[int, SpineTemplate]:
                 f"{where} is {cat_name!r}, which is not a spine template.",
                 f"Name the category after a template: {', '.join(TEMPLATES)}.",
             )
-        if list(cat.get("keypoints", [])) != template.landmark_names():
+        if cat.get("keypoints") != template.landmark_names():
             raise FormatError(
                 f"{where} ({cat_name}) lists keypoints that are not the template's "
                 f"{template.n_landmarks} landmark names in order.",
                 f"Expected {', '.join(template.landmark_names()[:4])}, ...",
             )
-        templates[_field(cat, "id", where)] = template
+        templates[_key(cat, "id", where)] = template
     return templates
 
 
@@ -201,13 +249,13 @@ def _annotations(
     out: dict[object, tuple[str, np.ndarray]] = {}
     for i, ann in enumerate(annotations):
         where = f"{name}: annotations[{i}]"
-        template = templates.get(_field(ann, "category_id", where))
+        template = templates.get(_key(ann, "category_id", where))
         if template is None:
             raise FormatError(
                 f"{where} has category_id {ann['category_id']!r}, which no category has.",
                 "Export the COCO file again, with its categories.",
             )
-        image_id = _field(ann, "image_id", where)
+        image_id = _key(ann, "image_id", where)
         if image_id in out:
             raise FormatError(
                 f"{where} is a second landmark set for image_id {image_id}.",
@@ -215,7 +263,7 @@ def _annotations(
             )
         try:
             kp = np.asarray(_field(ann, "keypoints", where), dtype=np.float64)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             kp = np.empty(0)
         if kp.ndim != 1 or kp.size != 3 * template.n_landmarks or not np.isfinite(kp).all():
             raise FormatError(
@@ -231,5 +279,9 @@ def _annotations(
                 f"{where} leaves landmark {missing} unlabelled (visibility 0).",
                 "Place every corner of every vertebra before exporting.",
             )
-        out[image_id] = (template.name, kp[:, :2].reshape(template.n_vertebrae, 4, 2))
+        try:
+            points = as_landmarks(kp[:, :2], template)
+        except LandmarkError as exc:
+            raise FormatError(f"{where}: {exc.message}", exc.hint) from None
+        out[image_id] = (template.name, points)
     return out

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from spinegui.core.errors import FormatError, ImageLoadError
-from spinegui.core.formats.records import AnnotatedImage, relative_path
+from spinegui.core.formats.records import AnnotatedImage, image_file, relative_path
 from spinegui.core.imageio import read_image_size
 from spinegui.core.landmarks import as_landmarks
 from spinegui.core.outputs import atomic_writer, check_file_target
@@ -79,19 +79,31 @@ def write_csv(
     return path
 
 
-def read_csv(path: str | Path) -> list[AnnotatedImage]:
-    """Read a long-format CSV; every error names the line it is on."""
+def read_csv(path: str | Path, *, allow_outside: bool = False) -> list[AnnotatedImage]:
+    """Read a long-format CSV; every error names the line it is on.
+
+    Images must lie inside the CSV's folder unless ``allow_outside`` (see
+    ``records.image_file``); their sizes are read from the files.
+    """
     path = Path(path)
+    reader = None
     try:
         with path.open(newline="", encoding="utf-8-sig") as f:
-            groups = _parse(csv.reader(f), path.name)
+            reader = csv.reader(f)
+            groups = _parse(reader, path.name)
     except OSError as e:
         raise FormatError(f"Cannot read {path}: {e.strerror}.", "Check the path.") from None
     except UnicodeDecodeError:
         raise FormatError(
             f"{path.name} is not a UTF-8 text file.", "Save the CSV as UTF-8."
         ) from None
-    return [_record(path, image, *group) for image, group in groups.items()]
+    except csv.Error as e:
+        line = reader.line_num if reader is not None else 0
+        raise FormatError(
+            f"{path.name} line {line} is not valid CSV ({e}).",
+            "Export the landmarks again; one landmark per line, six fields.",
+        ) from None
+    return [_record(path, image, *group, allow_outside) for image, group in groups.items()]
 
 
 def _parse(reader, name: str) -> dict[str, tuple[str, int, dict]]:
@@ -161,7 +173,9 @@ def _number(text: str, field: str, name: str, line: int) -> float:
     return value
 
 
-def _record(path: Path, image: str, template_name: str, line: int, points: dict):
+def _record(
+    path: Path, image: str, template_name: str, line: int, points: dict, allow_outside: bool
+):
     template = get_template(template_name)
     missing = [
         f"{template.vertebrae[v]}-{c}"
@@ -177,7 +191,9 @@ def _record(path: Path, image: str, template_name: str, line: int, points: dict)
             "Give all four corners of every vertebra of the template.",
         )
     landmarks = np.array([[points[(v, c)] for c in range(4)] for v in range(template.n_vertebrae)])
-    image_path = path.parent / image
+    image_path = image_file(
+        path.parent, image, f"{path.name} line {line}", allow_outside=allow_outside
+    )
     try:
         width, height = read_image_size(image_path)
     except ImageLoadError as e:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from spinegui.core.errors import LandmarkError, StoreError
-from spinegui.core.landmarks import as_landmarks
+from spinegui.core.landmarks import MAX_COORDINATE, as_landmarks
 from spinegui.core.store.db import unknown_image, unknown_model, utc_now
 from spinegui.core.store.records import GROUND_TRUTH_KINDS, SOURCES, STATUSES, Edit, Prediction
 from spinegui.core.templates import CORNERS, get_template
@@ -206,15 +206,25 @@ class AnnotationsMixin:
     # ---------------------------------------------------------------- predictions
 
     def set_prediction(
-        self: Project, image_id: int, model_version: str, points, spread=None
+        self: Project,
+        image_id: int,
+        model_version: str,
+        points,
+        spread=None,
+        *,
+        image_sha256: str | None = None,
     ) -> None:
         """Store (or replace) a registered model's landmarks for an image.
 
         Predictions are machine output, recomputable, so they are not logged
-        in the edit history; accepting one is.
+        in the edit history; accepting one is. ``image_sha256``, the hash of
+        the pixels that were predicted, is checked against the image's: a
+        prediction made on a file replaced since it was added is refused.
         """
         with self._write("save the prediction") as conn:
             template = _image_template(conn, image_id)
+            if image_sha256 is not None:
+                _check_same_content(conn, image_id, image_sha256)
             pts = as_landmarks(points, template)
             spread_blob = None
             if spread is not None:
@@ -268,6 +278,18 @@ def _image_template(conn: sqlite3.Connection, image_id):
     return get_template(row[0])
 
 
+def _check_same_content(conn: sqlite3.Connection, image_id, sha256: str) -> None:
+    stored, path = conn.execute(
+        "SELECT sha256, abs_path FROM images WHERE id = ?", (int(image_id),)
+    ).fetchone()
+    if str(sha256).lower() != stored:
+        raise StoreError(
+            f"{path} has changed on disk since it was added; a prediction made on the new "
+            "file is not stored for the old one.",
+            "Put the original file back, or add the new file as a new image.",
+        )
+
+
 def _ground_truth_for_update(conn: sqlite3.Connection, image_id):
     template = _image_template(conn, image_id)
     row = conn.execute(
@@ -305,11 +327,13 @@ def _active_version(conn: sqlite3.Connection) -> str:
 def _finite(values, shape: tuple[int, ...], what: str) -> np.ndarray:
     try:
         arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         arr = np.full(shape, np.nan)
-    if arr.shape != shape or not np.all(np.isfinite(arr)):
+    finite = arr.shape == shape and np.all(np.isfinite(arr))
+    if not finite or np.abs(arr).max(initial=0.0) > MAX_COORDINATE:
         raise LandmarkError(
-            f"The {what} must be {shape} finite numbers, got {values!r}.",
+            f"The {what} must be {shape} finite numbers within {MAX_COORDINATE:g} px, "
+            f"got {values!r}.",
             "This is a bug in the caller; nothing was saved.",
         )
     return arr

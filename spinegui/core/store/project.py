@@ -16,13 +16,14 @@ import json
 import math
 import re
 import sqlite3
+import stat
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from spinegui.core.errors import StoreError
+from spinegui.core.errors import ImageLoadError, SpineguiError, StoreError
 from spinegui.core.store import schema
 from spinegui.core.store.annotations import AnnotationsMixin
 from spinegui.core.store.db import (
@@ -187,6 +188,7 @@ class Project(AnnotationsMixin, TrainingMixin):
     ) -> int:
         """Register an X-ray the caller has already measured and hashed; returns its id."""
         abs_path = Path(path).expanduser().resolve()
+        _check_storable_name(abs_path)
         digest = _check_sha256(sha256)
         t = get_template(template or self.template).name
         if int(width) <= 0 or int(height) <= 0:
@@ -195,6 +197,7 @@ class Project(AnnotationsMixin, TrainingMixin):
                 "Check that the file is a complete image.",
             )
         spacing = _check_spacing(spacing_mm, abs_path)
+        size, mtime_ns = _file_stat(abs_path)
         with self._write("add the image") as conn:
             dup = conn.execute(
                 "SELECT id, abs_path FROM images WHERE sha256 = ?", (digest,)
@@ -207,7 +210,8 @@ class Project(AnnotationsMixin, TrainingMixin):
                 )
             cur = conn.execute(
                 "INSERT INTO images (abs_path, rel_path, sha256, width, height, spacing_row, "
-                "spacing_col, bit_depth, template, added) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                "spacing_col, bit_depth, template, added, file_size, file_mtime_ns) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     str(abs_path),
                     relative_inside(abs_path, self.folder),
@@ -218,6 +222,8 @@ class Project(AnnotationsMixin, TrainingMixin):
                     int(bit_depth),
                     t,
                     utc_now(),
+                    size,
+                    mtime_ns,
                 ),
             )
             image_id = int(cur.lastrowid)
@@ -244,20 +250,37 @@ class Project(AnnotationsMixin, TrainingMixin):
         image_ids: Iterable[int] | None = None,
         *,
         hasher: Callable[[Path], str] = file_sha256,
+        full: bool = False,
     ) -> list[FileProblem]:
-        """Find image files that are gone or whose content changed since they were added.
+        """Find image files that are gone, unreadable or whose content changed since added.
 
-        Hashing runs outside any transaction: it can take minutes on a large
-        project, and the database must stay writable meanwhile.
+        Fast by default: a file whose size and modification time are what they
+        were when it last matched its hash is trusted without reading it (as
+        git and rsync do); any other file is hashed, and a match refreshes the
+        remembered size and time. ``full`` hashes every file. Hashing runs
+        outside any transaction: it can take minutes on a large project, and
+        the database must stay writable meanwhile.
         """
         wanted = None if image_ids is None else {int(i) for i in image_ids}
-        problems = []
+        rows = self._query("read the file sizes", "SELECT id, file_size, file_mtime_ns FROM images")
+        known = {r[0]: (r[1], r[2]) for r in rows}
+        problems, confirmed = [], []
         for rec in self.images():
             if wanted is not None and rec.id not in wanted:
                 continue
-            if not rec.path.is_file():
+            seen = _file_stat(rec.path)
+            if seen == (None, None):
                 problems.append(FileProblem(rec.id, "missing", rec.path, f"{rec.path} is missing."))
-            elif hasher(rec.path) != rec.sha256:
+                continue
+            if not full and seen == known.get(rec.id):
+                continue
+            try:
+                digest = hasher(rec.path)
+            except (SpineguiError, OSError) as exc:
+                reason = exc.message if isinstance(exc, SpineguiError) else exc.strerror
+                problems.append(FileProblem(rec.id, "unreadable", rec.path, str(reason)))
+                continue
+            if digest != rec.sha256:
                 problems.append(
                     FileProblem(
                         rec.id,
@@ -265,6 +288,13 @@ class Project(AnnotationsMixin, TrainingMixin):
                         rec.path,
                         f"{rec.path} no longer has the content that was annotated.",
                     )
+                )
+            elif _file_stat(rec.path) == seen:  # not rewritten while it was hashed
+                confirmed.append((*seen, rec.id))
+        if confirmed:
+            with self._write("remember the checked files") as conn:
+                conn.executemany(
+                    "UPDATE images SET file_size = ?, file_mtime_ns = ? WHERE id = ?", confirmed
                 )
         return problems
 
@@ -274,6 +304,7 @@ class Project(AnnotationsMixin, TrainingMixin):
         """Point an image at a moved file, only if it is byte-for-byte the same X-ray."""
         rec = self.image(image_id)
         path = Path(new_path).expanduser().resolve()
+        _check_storable_name(path)
         try:
             digest = hasher(path)
         except OSError as exc:
@@ -433,6 +464,29 @@ class Project(AnnotationsMixin, TrainingMixin):
             split=split,
             gt_source=gt_source,
         )
+
+
+def _file_stat(path: Path) -> tuple[int | None, int | None]:
+    """(size, mtime in ns) of a regular file, (None, None) when there is none."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None, None
+    if not stat.S_ISREG(st.st_mode):
+        return None, None
+    return st.st_size, st.st_mtime_ns
+
+
+def _check_storable_name(path: Path) -> None:
+    """The database keeps paths as UTF-8 text; a name that is not cannot be stored."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        shown = str(path).encode("utf-8", "backslashreplace").decode("utf-8")
+        raise ImageLoadError(
+            f"The file name {shown} is not valid UTF-8 text, so a project cannot record it.",
+            "Rename the file (or its folder) using ordinary letters, then add it again.",
+        ) from None
 
 
 def _check_sha256(sha256: str) -> str:

@@ -88,7 +88,8 @@ class Edit:
 
 @dataclass(frozen=True)
 class FileProblem:
-    """An image file that is gone ("missing") or has other content ("changed")."""
+    """An image file that is gone ("missing"), cannot be read ("unreadable") or has
+    other content than the one annotated ("changed")."""
 
     image_id: int
     kind: str

@@ -98,7 +98,18 @@ def _v0_to_v1(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v0_to_v1]
+def _v1_to_v2(conn: sqlite3.Connection) -> None:
+    """Size and modification time of each file when it last matched its hash.
+
+    The fast half of the identity check before training or export: a file
+    whose size and mtime are unchanged is trusted without re-reading it; any
+    difference costs one hash, which then refreshes these two columns.
+    """
+    conn.execute("ALTER TABLE images ADD COLUMN file_size INTEGER")
+    conn.execute("ALTER TABLE images ADD COLUMN file_mtime_ns INTEGER")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v0_to_v1, _v1_to_v2]
 
 
 def schema_version() -> int:
