@@ -4,6 +4,14 @@ The names and definitions are the ones the paper and the AASCE challenge
 report (mean landmark error, Pearson r of coordinates, one-way ANOVA, SMAPE
 of Cobb angles), so numbers from the training monitor, the benchmark scripts
 and the model cards can be set beside the published ones.
+
+Next to them, the figures a clinician signs off by (``angle_agreement``,
+``tilt_errors``): how far the main Cobb angle is from the expert's in degrees,
+how often it is within the ~5 degrees two readers differ by, whether the model
+reads curves systematically too small or too large (bias, and the slope of
+predicted against true angle: a slope below 1 means large curves are
+under-read), and how well each vertebra's tilt is found, which is what the
+angle is built from. SMAPE and pixel errors cannot say any of this.
 """
 
 from __future__ import annotations
@@ -13,8 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
-from spinegui.core.errors import LandmarkError
-from spinegui.core.geometry import as_corners
+from spinegui.core.cobb import cobb_angles
+from spinegui.core.errors import LandmarkError, SpineguiError
+from spinegui.core.geometry import as_corners, tilts
+
+WITHIN_DEG = (5.0, 10.0)
+"""Agreement thresholds: ~5 degrees is the spread between two human readers."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +111,126 @@ def smape(pred_angles, true_angles) -> float:
     den = (a + b).sum(axis=1)
     per_image = np.divide(num, den, out=np.zeros_like(num), where=den > 0)
     return float(100.0 * per_image.mean())
+
+
+@dataclass(frozen=True)
+class AngleAgreement:
+    """How predicted angles (one per image, degrees) agree with the true ones.
+
+    ``within`` maps each threshold of ``WITHIN_DEG`` to the share (0-1) of
+    images whose absolute error is at most that many degrees. ``bias`` is the
+    mean of predicted minus true (negative: curves read too small); ``slope``
+    and ``intercept`` fit predicted = slope x true + intercept by least
+    squares, None when the true angles do not vary. ``loa`` are the
+    Bland-Altman 95 % limits of agreement, bias -/+ 1.96 SD of the differences.
+    """
+
+    n: int
+    mae: float
+    within: dict[float, float]
+    bias: float
+    sd: float
+    loa: tuple[float, float]
+    slope: float | None
+    intercept: float | None
+
+
+def angle_agreement(pred_deg, true_deg) -> AngleAgreement:
+    """Agreement figures for one angle per image (e.g. the main Cobb angle)."""
+    p = np.asarray(pred_deg, dtype=np.float64).ravel()
+    t = np.asarray(true_deg, dtype=np.float64).ravel()
+    if p.shape != t.shape or p.size == 0:
+        raise ValueError(f"need matching non-empty angle lists; got {p.shape} and {t.shape}")
+    if not (np.isfinite(p).all() and np.isfinite(t).all()):
+        raise ValueError("angles must be finite")
+    diff = p - t
+    sd = float(diff.std(ddof=1)) if diff.size > 1 else 0.0
+    bias = float(diff.mean())
+    slope = intercept = None
+    if np.ptp(t) > 0:
+        slope_v, intercept_v = np.polyfit(t, p, 1)
+        slope, intercept = float(slope_v), float(intercept_v)
+    return AngleAgreement(
+        n=int(p.size),
+        mae=float(np.abs(diff).mean()),
+        within={d: float((np.abs(diff) <= d).mean()) for d in WITHIN_DEG},
+        bias=bias,
+        sd=sd,
+        loa=(bias - 1.96 * sd, bias + 1.96 * sd),
+        slope=slope,
+        intercept=intercept,
+    )
+
+
+@dataclass(frozen=True)
+class TiltErrorReport:
+    """Absolute differences of vertebra tilts (degrees), averaged over images."""
+
+    mean_deg: float
+    per_vertebra_deg: np.ndarray
+    per_image_deg: np.ndarray
+
+
+def tilt_errors(pred, true) -> TiltErrorReport:
+    """|predicted - true| midline tilt per vertebra (see ``geometry.tilts``), in degrees.
+
+    Differences are wrapped into [-180, 180) first, so a tilt of 179 against
+    -179 degrees counts as 2, not 358.
+    """
+    p, t = _batched_pair(pred, true)
+    d = (tilts(p) - tilts(t) + 180.0) % 360.0 - 180.0
+    err = np.abs(d)
+    return TiltErrorReport(
+        mean_deg=float(err.mean()),
+        per_vertebra_deg=err.mean(axis=0),
+        per_image_deg=err.mean(axis=1),
+    )
+
+
+@dataclass(frozen=True)
+class CobbComparison:
+    """Cobb angles of the images where both the prediction and the truth have them.
+
+    ``pred``/``true`` are (M, 3) degrees in the AASCE column order, ``kept``
+    the indices of those M images; a degenerate prediction (an untrained
+    network puts every corner on one spot) has no angle and is left out, so
+    ``n_skipped`` says how many were.
+    """
+
+    pred: np.ndarray
+    true: np.ndarray
+    kept: list[int]
+    n_skipped: int
+
+    @property
+    def smape(self) -> float | None:
+        return smape(self.pred, self.true) if len(self.kept) else None
+
+    @property
+    def main(self) -> AngleAgreement | None:
+        """Agreement of the main (largest) angle, the one a report leads with."""
+        return angle_agreement(self.pred[:, 0], self.true[:, 0]) if len(self.kept) else None
+
+
+def compare_cobb(pred_px, true_px, heights) -> CobbComparison:
+    """Cobb angles of (N, V, 4, 2) predictions and truths, image by image."""
+    pa, ta, kept = [], [], []
+    for i, (p, t, h) in enumerate(zip(pred_px, true_px, heights, strict=True)):
+        try:
+            a = cobb_angles(p, image_height=h).angles
+            b = cobb_angles(t, image_height=h).angles
+        except (SpineguiError, ValueError):
+            continue
+        pa.append(a)
+        ta.append(b)
+        kept.append(i)
+    shape = (len(kept), 3)
+    return CobbComparison(
+        np.asarray(pa, dtype=np.float64).reshape(shape),
+        np.asarray(ta, dtype=np.float64).reshape(shape),
+        kept,
+        len(heights) - len(kept),
+    )
 
 
 def landmark_anova(pred, true) -> AnovaResult:

@@ -168,3 +168,72 @@ def test_anova_matches_scipy_and_sees_no_difference_for_identical_sets(truth):
     assert result.p == pytest.approx(expected.pvalue)
     assert landmark_anova(truth, truth).p == pytest.approx(1.0)
     assert landmark_anova(truth + 500.0, truth).p < 1e-3
+
+
+# --- clinician figures ------------------------------------------------------------------
+
+
+def test_angle_agreement_on_hand_computable_angles():
+    from spinegui.core.metrics import angle_agreement
+
+    true = np.array([10.0, 20.0, 30.0, 40.0])
+    pred = np.array([12.0, 14.0, 33.0, 50.0])  # errors +2, -6, +3, +10
+    ag = angle_agreement(pred, true)
+    assert ag.n == 4
+    assert ag.mae == pytest.approx(21 / 4)
+    assert ag.within[5.0] == pytest.approx(0.5) and ag.within[10.0] == pytest.approx(1.0)
+    assert ag.bias == pytest.approx(9 / 4)
+    sd = np.std([2, -6, 3, 10], ddof=1)
+    assert ag.loa == pytest.approx((9 / 4 - 1.96 * sd, 9 / 4 + 1.96 * sd))
+    slope, intercept = np.polyfit(true, pred, 1)
+    assert ag.slope == pytest.approx(slope) and ag.intercept == pytest.approx(intercept)
+
+
+def test_pull_toward_the_average_shows_as_a_slope_below_one():
+    from spinegui.core.metrics import angle_agreement
+
+    true = np.array([5.0, 15.0, 30.0, 60.0])
+    ag = angle_agreement(0.8 * true + 3.0, true)
+    assert ag.slope == pytest.approx(0.8) and ag.intercept == pytest.approx(3.0)
+
+
+def test_angle_agreement_without_spread_has_no_slope_and_rejects_bad_input():
+    from spinegui.core.metrics import angle_agreement
+
+    assert angle_agreement([10.0, 11.0], [10.0, 10.0]).slope is None
+    with pytest.raises(ValueError):
+        angle_agreement([1.0], [1.0, 2.0])
+    with pytest.raises(ValueError):
+        angle_agreement([np.nan], [1.0])
+
+
+def _box(cx, cy, tilt_deg, w=40.0, h=20.0):
+    """One vertebra (4, 2) TL, TR, BL, BR tilted counter-clockwise on screen."""
+    a = np.radians(tilt_deg)
+    right = np.array([np.cos(a), -np.sin(a)]) * w / 2  # y down: CCW lifts the right end
+    down = np.array([np.sin(a), np.cos(a)]) * h / 2
+    c = np.array([cx, cy])
+    return np.stack([c - right - down, c + right - down, c - right + down, c + right + down])
+
+
+def test_tilt_errors_per_vertebra_in_degrees_wrapped():
+    from spinegui.core.metrics import tilt_errors
+
+    true = np.stack([_box(0, 0, 0), _box(0, 50, 10), _box(0, 100, 179)])
+    pred = np.stack([_box(5, 3, 4), _box(0, 50, 10), _box(0, 100, -179)])
+    report = tilt_errors(pred, true)
+    np.testing.assert_allclose(report.per_vertebra_deg, [4.0, 0.0, 2.0], atol=1e-9)
+    assert report.mean_deg == pytest.approx(2.0)
+    np.testing.assert_allclose(report.per_image_deg, [2.0])
+
+
+def test_compare_cobb_skips_degenerate_predictions_and_scores_the_rest():
+    from spinegui.core.cobb import cobb_angles
+    from spinegui.core.metrics import compare_cobb
+
+    spine = np.stack([_box(0, 50 * i, t) for i, t in enumerate([0, 10, 20, 10, 0, -10])])
+    flat = np.zeros_like(spine)  # every corner on one spot: no angle
+    res = compare_cobb(np.stack([spine, flat]), np.stack([spine, spine]), [400, 400])
+    assert res.kept == [0] and res.n_skipped == 1
+    assert res.pred[0, 0] == pytest.approx(cobb_angles(spine, image_height=400).main)
+    assert res.main.mae == pytest.approx(0.0, abs=1e-9) and res.smape == pytest.approx(0.0)
