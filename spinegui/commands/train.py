@@ -184,14 +184,15 @@ def _log(args, message: str) -> None:
 
 def build_config(args):
     """TrainConfig from defaults, then the resumed run's config, then explicit flags."""
-    from spinegui.ml.train import TrainConfig, _load_resume, resume_path_for
+    from spinegui.ml.resume import read_resume_state
+    from spinegui.ml.train_config import TrainConfig, resume_path_for
 
     values = TrainConfig().to_json()
     if args.resume is not None:
-        _, _, header = _load_resume(resume_path_for(args.resume))
-        values.update(header.get("config", {}))
-        if args.out is None and header.get("out"):
-            args.out = Path(header["out"])
+        state = read_resume_state(resume_path_for(args.resume))
+        values.update(state.config)
+        if args.out is None and state.out:
+            args.out = Path(state.out)
     if args.init_from is not None and args.resume is None:
         # A fine-tuned network keeps its parent's architecture and input size;
         # asking for them again on the command line would only invite a mismatch.

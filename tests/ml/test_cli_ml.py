@@ -66,7 +66,8 @@ def test_resuming_a_fine_tune_keeps_its_starting_model(tmp_path):
     from safetensors.torch import save_file
 
     from spinegui.commands import train as train_cmd
-    from spinegui.ml.train import RESUME_KEY, TrainConfig
+    from spinegui.ml.resume import RESUME_KEY
+    from spinegui.ml.train_config import TrainConfig
 
     saved = TrainConfig(preset="tiny", lr=1e-5, init_from=str(tmp_path / "parent.safetensors"))
     header = {"config": saved.to_json(), "epoch": 1, "optim_param_groups": []}

@@ -12,7 +12,7 @@ import torch
 from safetensors.torch import load_file
 
 from spinegui.ml import losses
-from spinegui.ml import train as train_mod
+from spinegui.ml import task as task_mod
 from spinegui.ml.checkpoint import load_checkpoint, read_metadata
 from spinegui.ml.data import split_data, synthetic_dataset
 from spinegui.ml.events import EndEvent, EpochEvent, StartEvent, StepEvent, event_from_json
@@ -55,7 +55,9 @@ def test_events_carry_progress_and_validation_metrics(tmp_path, sets):
         assert "eta_s" in d
         assert math.isclose(e.total, e.mse + 0.01 * e.bpd, rel_tol=1e-4)
     assert steps[-1].eta_s == 0.0
-    assert set(epochs[0].val) == {"mse", "bpd", "total", "mean_px", "smape"}
+    assert set(epochs[0].val) == {
+        "mse", "bpd", "total", "mean_px", "smape", "cobb_mae", "within5", "tilt_deg"
+    }  # fmt: skip
     assert epochs[0].val["mean_px"] > 0
     assert epochs[0].images_seen == len(sets[0])
     # every event survives the JSON line the GUI reads
@@ -211,7 +213,7 @@ def test_resume_refuses_a_different_architecture(tmp_path, sets):
 
 def test_early_stopping_after_patience_epochs(tmp_path, sets, monkeypatch):
     flat = {"mse": 1.0, "bpd": 1.0, "total": 2.0, "mean_px": 3.0, "smape": 4.0}
-    monkeypatch.setattr(train_mod, "validate", lambda *a, **k: dict(flat))
+    monkeypatch.setattr(task_mod, "validate", lambda *a, **k: dict(flat))
     result = train(_config(tmp_path, epochs=10, patience=2), *sets)
     assert result.status == "early_stopped" and result.ok
     assert result.epochs_run == 3 and result.best_epoch == 1
@@ -259,3 +261,44 @@ def test_fine_tuning_keeps_batch_norm_statistics_unless_told_otherwise(tmp_path,
         not torch.equal(a, b)
         for a, b in zip(_bn_stats(base.checkpoint), _bn_stats(moved.checkpoint), strict=True)
     )
+
+
+def test_the_kept_checkpoint_is_the_epoch_with_the_lowest_cobb_error(tmp_path, sets, monkeypatch):
+    """Loss keeps falling while the main-angle error is best in epoch 2: epoch 2 is kept."""
+    cobb = iter([9.0, 4.0, 6.0])
+    loss = iter([3.0, 2.0, 1.0])
+
+    def fake(*a, **k):
+        return {"total": next(loss), "cobb_mae": next(cobb), "mean_px": 1.0}
+
+    monkeypatch.setattr(task_mod, "validate", fake)
+    result = train(_config(tmp_path, epochs=3, patience=None), *sets)
+    assert result.best_epoch == 2 and result.best_val["cobb_mae"] == 4.0
+    assert read_metadata(result.checkpoint)["metrics"]["epoch"] == 2
+
+
+def test_selection_by_loss_when_asked_and_by_loss_while_no_angle_is_measurable():
+    from spinegui.ml.train import selection_score
+
+    assert selection_score("loss", {"total": 2.0, "cobb_mae": 1.0}) == 2.0
+    assert selection_score("cobb", {"total": 2.0, "cobb_mae": 1.0}) == 1.0
+    # no angle yet: the loss decides, and any measured angle beats it
+    unmeasured = selection_score("cobb", {"total": 2.0, "cobb_mae": None})
+    assert unmeasured > selection_score("cobb", {"total": 0.1, "cobb_mae": 80.0})
+    assert unmeasured < selection_score("cobb", {"total": 3.0, "cobb_mae": None})
+
+
+def test_resume_state_round_trips_through_the_sidecar(tmp_path, sets):
+    from spinegui.ml.resume import read_resume_state
+
+    events = []
+    first = train(
+        _config(tmp_path, epochs=3),
+        *sets,
+        on_event=events.append,
+        should_stop=lambda: any(isinstance(e, EpochEvent) and e.epoch == 2 for e in events),
+    )
+    state = read_resume_state(first.resume)
+    assert state.epoch == 2 and state.best_epoch == first.best_epoch
+    assert [h["epoch"] for h in state.history] == [1, 2]
+    assert state.train_config.epochs == 3 and state.out == str(first.checkpoint)
