@@ -33,6 +33,7 @@ from spinegui.core.store.db import (
     utc_now,
     write_transaction,
 )
+from spinegui.core.store.dicom import DicomMixin
 from spinegui.core.store.files import file_sha256, relative_inside
 from spinegui.core.store.records import FileProblem, ImageRecord
 from spinegui.core.store.training import TrainingMixin
@@ -58,7 +59,7 @@ def current_user() -> str:
         return "unknown"
 
 
-class Project(AnnotationsMixin, TrainingMixin):
+class Project(AnnotationsMixin, TrainingMixin, DicomMixin):
     """An open project. Use ``Project.create`` or ``Project.open``; close when done."""
 
     def __init__(self, folder: Path, *, user: str | None = None) -> None:

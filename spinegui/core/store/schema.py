@@ -109,7 +109,52 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE images ADD COLUMN file_mtime_ns INTEGER")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v0_to_v1, _v1_to_v2]
+# Version 3: where an image came from in a PACS (study/series/instance UIDs and
+# the patient/study fields a clinician recognises), and the DICOM reports made
+# for images (Structured Reports and secondary captures): those waiting to be
+# sent, those sent, and those found on the PACS when pulling.
+_V3 = [
+    """CREATE TABLE dicom_sources (
+        image_id          INTEGER PRIMARY KEY REFERENCES images(id),
+        study_uid         TEXT NOT NULL,
+        series_uid        TEXT NOT NULL,
+        sop_uid           TEXT NOT NULL UNIQUE,
+        sop_class_uid     TEXT NOT NULL,
+        patient_id        TEXT,
+        patient_name      TEXT,
+        study_date        TEXT,
+        accession         TEXT,
+        modality          TEXT,
+        study_description TEXT,
+        server            TEXT
+    )""",
+    """CREATE TABLE dicom_reports (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        image_id        INTEGER NOT NULL REFERENCES images(id),
+        kind            TEXT NOT NULL CHECK (kind IN ('sr', 'capture')),
+        study_uid       TEXT NOT NULL,
+        series_uid      TEXT NOT NULL,
+        sop_uid         TEXT NOT NULL UNIQUE,
+        sop_class_uid   TEXT NOT NULL,
+        instance_number INTEGER NOT NULL,
+        content_hash    TEXT NOT NULL,
+        file            TEXT,
+        state           TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'found', 'replaced')),
+        created         TEXT NOT NULL,
+        sent_at         TEXT,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        last_error      TEXT
+    )""",
+    "CREATE INDEX dicom_reports_by_image ON dicom_reports(image_id, kind, id)",
+]
+
+
+def _v2_to_v3(conn: sqlite3.Connection) -> None:
+    for statement in _V3:
+        conn.execute(statement)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v0_to_v1, _v1_to_v2, _v2_to_v3]
 
 
 def schema_version() -> int:
