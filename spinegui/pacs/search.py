@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import cv2
 import numpy as np
@@ -97,16 +98,28 @@ def dicom_date_range(text: str) -> str:
     """'2024-01-05', '20240105', '2024-01-01 - 2024-01-31', '2024-01-01 -' -> QIDO form."""
     text = text.strip()
     single = _DATE.match(text)
+    span = None if single else _RANGE.match(text)
     if single:
-        return "".join(single.groups())
-    span = _RANGE.match(text)
+        return _valid("".join(single.groups()), text)
     if not span or not any(span.groups()):
-        raise PacsError(
-            f"{text!r} is not a date.",
-            "Write dates as 2024-01-31 (or 20240131); a range as 2024-01-01 - 2024-01-31.",
-        )
-    start, end = (re.sub(r"\D", "", g or "") for g in span.groups())
+        raise _not_a_date(text)
+    start, end = (_valid(re.sub(r"\D", "", g), text) if g else "" for g in span.groups())
     return f"{start}-{end}"
+
+
+def _valid(digits: str, text: str) -> str:
+    try:
+        datetime.strptime(digits, "%Y%m%d")
+    except ValueError:
+        raise _not_a_date(text) from None
+    return digits
+
+
+def _not_a_date(text: str) -> PacsError:
+    return PacsError(
+        f"{text!r} is not a date.",
+        "Write dates as 2024-01-31 (or 20240131); a range as 2024-01-01 - 2024-01-31.",
+    )
 
 
 def search_studies(client: PacsClient, query: StudyQuery) -> list[StudyHit]:

@@ -228,9 +228,9 @@ def device_uid() -> str:
 
 
 def _person_name(user: str) -> str:
-    """The reviewer as a DICOM person name; a login name becomes the family name."""
+    """The reviewer as a DICOM person name; a login name is kept whole as the family name."""
     text = (user or "unknown").strip().replace("\\", " ")
-    return text if "^" in text else text.replace(" ", "^", 1)
+    return text if "^" in text else text + "^"
 
 
 def _predecessor_dataset(previous: Predecessor) -> Dataset:

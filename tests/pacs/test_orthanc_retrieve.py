@@ -105,9 +105,11 @@ def test_retrieve_adds_images_with_spacing_and_patient_fields(
 
 def test_wrong_password_is_a_login_message(orthanc_server, patient_id):
     upload_study(orthanc_server, patient_id)
-    with PacsClient(config_for(orthanc_server), "not-the-password") as client:
-        with pytest.raises(LoginRefused) as info:
-            search_studies(client, StudyQuery(patient_id=patient_id))
+    with (
+        PacsClient(config_for(orthanc_server), "not-the-password") as client,
+        pytest.raises(LoginRefused) as info,
+    ):
+        search_studies(client, StudyQuery(patient_id=patient_id))
     assert "refused the login for clinician" in info.value.message
     assert "password" in info.value.hint
 
