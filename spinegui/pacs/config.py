@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from spinegui.core.outputs import atomic_write
 from spinegui.pacs.errors import PacsError
 
 AUTH_KINDS = ("none", "basic", "bearer")
@@ -116,12 +117,9 @@ def save_config(config: ServerConfig, path: Path | None = None) -> Path:
     path = path or config_path()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(config), indent=2), encoding="utf-8")
-        os.replace(tmp, path)
     except OSError as exc:
         raise PacsError(
-            f"Could not save the PACS settings to {path}: {exc.strerror or exc}.",
+            f"Could not save the PACS settings in {path.parent}: {exc.strerror or exc}.",
             "Check that your configuration folder is writable.",
         ) from exc
-    return path
+    return atomic_write(path, json.dumps(asdict(config), indent=2))

@@ -15,7 +15,6 @@ and a retry skips it.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,8 +22,9 @@ from pathlib import Path
 
 from pydicom import Dataset, dcmread
 
-from spinegui.core.errors import SpineguiError
+from spinegui.core.errors import OutputError, SpineguiError
 from spinegui.core.imageio import load_image
+from spinegui.core.outputs import atomic_path
 from spinegui.core.store import Project
 from spinegui.core.store.dicom import DicomSource
 from spinegui.pacs.client import PacsClient
@@ -86,17 +86,14 @@ def cache_path(project: Project, study_uid: str, series_uid: str, sop_uid: str) 
 
 def write_atomically(ds: Dataset, path: Path) -> None:
     """Save a dataset as a DICOM file that is either complete or absent."""
-    tmp = path.with_name(path.name + ".part")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        ds.save_as(tmp, enforce_file_format=True)
-        with open(tmp, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        with atomic_path(path) as tmp:
+            ds.save_as(tmp, enforce_file_format=True)
+    except (OSError, OutputError) as exc:
+        message = getattr(exc, "message", f"Could not write {path}: {exc}.")
         raise PacsError(
-            f"Could not save {path.name} in the project: {exc.strerror or exc}.",
+            message,
             "Free some disk space or check the project folder's permissions, then retry.",
         ) from exc
 

@@ -147,7 +147,7 @@ def test_server_stopped_mid_retrieval_keeps_what_came_and_retry_finishes(
         assert isinstance(report.error, Unreachable)
         assert "cannot be reached" in report.error.message
         assert len(report.added) == 1 and len(project.images()) == 1
-        assert not list((project.folder / "dicom").rglob("*.part"))  # no half-written file
+        assert not list((project.folder / "dicom").rglob("*.part*"))  # no half-written file
         own_orthanc.start()
         retry = retrieve_series(client, project, series)
         assert retry.error is None
