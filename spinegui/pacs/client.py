@@ -110,28 +110,25 @@ class PacsClient:
 
     def retrieve_instance(self, study_uid: str, series_uid: str, sop_uid: str) -> Dataset:
         """One instance, uncompressed when the server can transcode, as stored otherwise."""
+
+        def fetch(**media) -> Dataset:
+            return self.call(
+                "retrieve an image",
+                self.dicomweb.retrieve_instance,
+                study_uid,
+                series_uid,
+                sop_uid,
+                **media,
+            )
+
         try:
-            return self.call(
-                "retrieve an image",
-                self.dicomweb.retrieve_instance,
-                study_uid,
-                series_uid,
-                sop_uid,
-                media_types=(("application/dicom", EXPLICIT_LITTLE),),
-            )
-        except NotOnServer:
-            raise
+            return fetch(media_types=(("application/dicom", EXPLICIT_LITTLE),))
         except PacsError as exc:
-            if not isinstance(exc.__cause__, requests.HTTPError):
+            # Only a plain refusal (406/400: no transcoding here) is worth asking
+            # again for the stored encoding; login, 404 and outages are not.
+            if type(exc) is not PacsError or not isinstance(exc.__cause__, requests.HTTPError):
                 raise
-            # 406/400: this server will not transcode; take the stored encoding.
-            return self.call(
-                "retrieve an image",
-                self.dicomweb.retrieve_instance,
-                study_uid,
-                series_uid,
-                sop_uid,
-            )
+            return fetch()
 
     def rendered(self, study_uid: str, series_uid: str, sop_uid: str, size: int) -> bytes:
         """A JPEG of the instance fitting ``size`` x ``size`` pixels, rendered by the server.
