@@ -15,6 +15,7 @@ DESCRIPTION = """Work with the hospital's PACS over DICOMweb.
   spinegui pacs search --name "doe, jane" --date 2024-01-01-2024-01-31
   spinegui pacs pull PROJECT --patient-id 12345       (or: pull PROJECT STUDY_UID ...)
   spinegui pacs push PROJECT [--capture]
+  spinegui pacs status PROJECT
 
 The server is remembered (setup); a password or token is never written to a
 file: it comes from --password-stdin, SPINEGUI_PACS_PASSWORD (basic) or
@@ -66,6 +67,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     _connection(push)
 
+    status = sub.add_parser("status", help="list the project's reports and what became of them")
+    status.add_argument("project_dir", metavar="PROJECT", type=Path, help="project folder")
+
 
 def _filters(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patient-id", default="")
@@ -95,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.pacs_command == "setup":
         return _setup(args)
+    if args.pacs_command == "status":
+        return _status(args)
     server = load_config()
     if args.url:
         server = replace(server, url=args.url)
@@ -257,3 +263,20 @@ def _push(args, server) -> int:
         print("  The reports stay queued in the project; run push again later.", file=sys.stderr)
         return 1
     return 0
+
+
+def _status(args) -> int:
+    from spinegui.core.store import Project
+
+    with Project.open(args.project_dir) as project:
+        names = {rec.id: rec.path.name for rec in project.images()}
+        reports = project.reports()
+    for r in reports:
+        error = f"  last error: {r.last_error}" if r.last_error and r.state == "queued" else ""
+        print(
+            f"{names.get(r.image_id, r.image_id)}  {r.kind} #{r.instance_number}  {r.state}"
+            f"  tries {r.attempts}{error}"
+        )
+    waiting = sum(r.state == "queued" for r in reports)
+    print(f"{len(reports)} report(s), {waiting} waiting to be sent.")
+    return 1 if waiting else 0

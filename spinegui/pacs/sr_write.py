@@ -218,7 +218,17 @@ def build_report(
         content_time=now.strftime("%H%M%S.%f"),
     )
     sr.SoftwareVersions = __version__
+    sr.CodingSchemeIdentificationSequence = [_private_scheme()]
     return sr
+
+
+def _private_scheme() -> Dataset:
+    """Declares ``99SPINEGUI`` so a reader knows whose private codes these are."""
+    item = Dataset()
+    item.CodingSchemeDesignator = SCHEME
+    item.CodingSchemeName = "spinegui scoliosis measurement concepts"
+    item.CodingSchemeResponsibleOrganization = "spinegui project"
+    return item
 
 
 def device_uid() -> str:

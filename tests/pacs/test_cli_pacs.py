@@ -56,6 +56,8 @@ def test_search_pull_push_from_the_command_line(configured, patient_id, tmp_path
     assert main(["pacs", "push", str(folder)]) == 0
     out = capsys.readouterr().out
     assert "0 report(s) queued, 1 unchanged since last sent" in out
+    assert main(["pacs", "status", str(folder)]) == 0
+    assert "sr #1  sent  tries 1" in capsys.readouterr().out
 
 
 def test_password_from_stdin_and_wrong_password(configured, patient_id, monkeypatch, capsys):

@@ -1,0 +1,68 @@
+"""The window's PACS commands: File > Open from PACS and Send reports to PACS.
+
+Glue only: where retrieved images go (the open project, else the Inbox, as
+for loose files), what the window does when they arrive (list them, show the
+first), and the notice that reports are still waiting for the PACS. The
+dialogs do the work (``pacs_dialog``, ``pacs_send``).
+"""
+
+from __future__ import annotations
+
+from spinegui.core.errors import SpineguiError
+from spinegui.core.model_card import register_shipped_model
+from spinegui.core.store import Project
+from spinegui.gui import importing
+from spinegui.gui.dialogs import show_error
+from spinegui.gui.pacs_dialog import OpenFromPacsDialog
+from spinegui.gui.pacs_send import SendReportsDialog
+
+
+def target_project(window) -> Project | None:
+    """The open project, or the Inbox (opened now) when none is: no image lives outside one."""
+    if window.project is not None:
+        return window.project
+    try:
+        inbox = importing.open_or_create_inbox(window.inbox)
+        register_shipped_model(inbox)
+    except SpineguiError as exc:
+        show_error(window, "Could not open your Inbox project", exc)
+        return None
+    window.set_project(inbox)
+    return inbox
+
+
+def open_from_pacs(window, **dialog_options) -> OpenFromPacsDialog:
+    """Show the PACS search dialog (window-modal, the window keeps painting)."""
+    dialog = OpenFromPacsDialog(lambda: target_project(window), parent=window, **dialog_options)
+
+    def arrived(image_ids: list[int]) -> None:
+        window.refresh_worklist()
+        if image_ids:
+            window.show_image(image_ids[0])
+        window.statusBar().showMessage(f"{len(image_ids)} image(s) from the PACS.", 8000)
+
+    dialog.imagesAdded.connect(arrived)
+    dialog.open()
+    return dialog
+
+
+def send_reports(window, **dialog_options) -> SendReportsDialog | None:
+    """Show the send dialog for the open project."""
+    if window.project is None:
+        window.statusBar().showMessage("Open a project with images from a PACS first.", 6000)
+        return None
+    dialog = SendReportsDialog(window.project, parent=window, **dialog_options)
+    dialog.finished.connect(lambda _: window.refresh_worklist())
+    dialog.open()
+    return dialog
+
+
+def waiting_reports_note(project: Project) -> str:
+    """A line for the notice bar when reports still wait for the PACS, else empty."""
+    waiting = len(project.reports(state="queued"))
+    if not waiting:
+        return ""
+    return (
+        f"{waiting} report(s) have not reached the PACS yet. They are kept in the project; "
+        "use Send reports to PACS to try again."
+    )

@@ -1,0 +1,69 @@
+"""The PACS commands in the review window: images land in the Inbox or the open project."""
+
+from __future__ import annotations
+
+import pytest
+from pydicom.uid import generate_uid
+
+from spinegui.core.store import Project
+from spinegui.gui.inference import InferenceService
+from spinegui.gui.main_window import MainWindow
+from spinegui.gui.pacs_actions import open_from_pacs, send_reports, waiting_reports_note
+from spinegui.gui.settings import Settings
+from spinegui.pacs.credentials import Credentials
+from tests.pacs import orthanc
+from tests.pacs.conftest import config_for
+from tests.pacs.dx import make_dx
+
+WAIT_MS = 20_000
+
+
+@pytest.fixture
+def window(qtbot, tmp_path):
+    service = InferenceService(device="cpu")
+    w = MainWindow(Settings.at(tmp_path / "s.ini"), inference=service, inbox=tmp_path / "inbox")
+    qtbot.addWidget(w)
+    yield w
+    w.close()
+    service.shutdown()
+
+
+def test_open_from_pacs_without_a_project_fills_the_inbox_and_shows_the_image(
+    qtbot, window, orthanc_server, patient_id
+):
+    dx = make_dx(patient_id=patient_id, study_uid=generate_uid(), series_uid=generate_uid())
+    orthanc_server.upload(dx.to_bytes())
+    config = config_for(orthanc_server)
+    creds = Credentials()
+    creds.remember(config, orthanc.PASSWORD, persist=False)
+    dialog = open_from_pacs(window, config=config, credentials=creds)
+    dialog.patient_id.setText(patient_id)
+    dialog.search()
+    qtbot.waitUntil(lambda: dialog.busy is None and bool(dialog.series_items()), timeout=WAIT_MS)
+    dialog.set_all_checked(True)
+    with qtbot.waitSignal(window.imageShown, timeout=WAIT_MS) as shown:
+        dialog.retrieve()
+    assert window.project is not None and window.project.folder.name == "inbox"
+    (rec,) = window.project.images()
+    assert shown.args == [rec.id]
+    assert window.project.dicom_source(rec.id).patient_id == patient_id
+    dialog.done(0)
+
+
+def test_send_needs_a_project_and_waiting_reports_are_announced(qtbot, window, tmp_path):
+    assert send_reports(window) is None
+    with Project.create(tmp_path / "p", "C7-L5") as project:
+        assert waiting_reports_note(project) == ""
+        image = project.add_image(tmp_path / "x.dcm", width=10, height=20, sha256="a" * 64)
+        project.add_report(
+            image,
+            kind="sr",
+            study_uid="1.2",
+            series_uid="1.3",
+            sop_uid="1.4",
+            sop_class_uid="1.2.840.10008.5.1.4.1.1.88.33",
+            instance_number=1,
+            content_hash="h",
+            file="dicom/outbox/1.4.dcm",
+        )
+        assert "1 report(s) have not reached the PACS" in waiting_reports_note(project)
