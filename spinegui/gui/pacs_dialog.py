@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import numpy as np
-from PySide6.QtCore import QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QImage, QPixmap
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QDialog,
@@ -25,13 +23,12 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QProgressBar,
     QPushButton,
-    QTreeWidget,
-    QTreeWidgetItem,
     QVBoxLayout,
 )
 
 from spinegui.core.errors import SpineguiError
 from spinegui.core.store import Project
+from spinegui.gui.pacs_results import ICON_PX, StudyTree
 from spinegui.gui.pacs_settings import PacsSettingsDialog, ask_secret
 from spinegui.gui.pacs_worker import PacsJob
 from spinegui.pacs.config import ServerConfig, load_config
@@ -42,23 +39,10 @@ from spinegui.pacs.search import (
     X_RAY_MODALITIES,
     SeriesHit,
     StudyQuery,
-    display_date,
-    display_name,
     list_series,
     search_studies,
     series_thumbnail,
 )
-
-COLUMNS = ("Patient", "Patient ID", "Date", "Accession", "Description", "Images")
-ICON_PX = 64
-SERIES_ROLE = Qt.ItemDataRole.UserRole
-
-
-def to_icon(grey: np.ndarray) -> QIcon:
-    grey = np.ascontiguousarray(grey, dtype=np.uint8)
-    h, w = grey.shape
-    image = QImage(grey.data, w, h, w, QImage.Format.Format_Grayscale8).copy()
-    return QIcon(QPixmap.fromImage(image))
 
 
 class OpenFromPacsDialog(QDialog):
@@ -128,11 +112,7 @@ class OpenFromPacsDialog(QDialog):
         mods.addWidget(self.search_button)
         form.addLayout(mods, 2, 0, 1, 4)
 
-        self.tree = QTreeWidget()
-        self.tree.setHeaderLabels(list(COLUMNS))
-        self.tree.setIconSize(QSize(ICON_PX, ICON_PX))
-        self.tree.setColumnWidth(0, 260)
-        self.tree.setColumnWidth(4, 220)
+        self.tree = StudyTree()
         self.tree.itemChanged.connect(self._update_buttons)
 
         self.message = QLabel()
@@ -242,42 +222,7 @@ class OpenFromPacsDialog(QDialog):
     # ------------------------------------------------------------------ results
 
     def _show_studies(self, studies) -> None:
-        self.tree.clear()
-        wanted = []
-        for study in studies:
-            top = QTreeWidgetItem(
-                [
-                    display_name(study.patient_name),
-                    study.patient_id,
-                    display_date(study.study_date),
-                    study.accession,
-                    study.description,
-                    "" if study.instance_count is None else str(study.instance_count),
-                ]
-            )
-            top.setFlags(top.flags() | Qt.ItemFlag.ItemIsAutoTristate)
-            self.tree.addTopLevelItem(top)
-            for s in study.series:
-                row = QTreeWidgetItem(
-                    [
-                        f"{s.modality} series {s.number or ''}".strip(),
-                        "",
-                        "",
-                        "",
-                        s.description or ("spinegui measurements" if s.modality == "SR" else ""),
-                        "" if s.instances is None else str(s.instances),
-                    ]
-                )
-                row.setData(0, SERIES_ROLE, s)
-                if s.is_image:
-                    row.setFlags(row.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-                    row.setCheckState(0, Qt.CheckState.Unchecked)
-                    wanted.append(s)
-                else:
-                    row.setDisabled(True)
-                    row.setToolTip(0, "Reports are read automatically with the images")
-                top.addChild(row)
-            top.setExpanded(True)
+        wanted = self.tree.show_studies(studies)
         count = len(studies)
         self.message.setText(
             f"{count} stud{'y' if count == 1 else 'ies'} found. Tick the series to open."
@@ -304,10 +249,7 @@ class OpenFromPacsDialog(QDialog):
         self.jobs["thumbnails"].partial.connect(self._set_thumbnail)
 
     def _set_thumbnail(self, value) -> None:
-        series_uid, picture = value
-        for row in self.series_items():
-            if row.data(0, SERIES_ROLE).series_uid == series_uid:
-                row.setIcon(0, to_icon(picture))
+        self.tree.set_thumbnail(*value)
 
     def _retrieved(self, result: PullResult) -> None:
         self.last_result = result
@@ -323,25 +265,14 @@ class OpenFromPacsDialog(QDialog):
 
     # ------------------------------------------------------------------ plumbing
 
-    def series_items(self) -> list[QTreeWidgetItem]:
-        items = []
-        for i in range(self.tree.topLevelItemCount()):
-            top = self.tree.topLevelItem(i)
-            items += [top.child(j) for j in range(top.childCount())]
-        return items
+    def series_items(self):
+        return self.tree.series_items()
 
     def checked_series(self) -> list[SeriesHit]:
-        return [
-            row.data(0, SERIES_ROLE)
-            for row in self.series_items()
-            if row.checkState(0) == Qt.CheckState.Checked
-        ]
+        return self.tree.checked_series()
 
     def set_all_checked(self, checked: bool) -> None:
-        state = Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked
-        for row in self.series_items():
-            if row.flags() & Qt.ItemFlag.ItemIsUserCheckable:
-                row.setCheckState(0, state)
+        self.tree.set_all_checked(checked)
 
     def _start(self, name, work, on_success, *, retry=None, quiet=False) -> None:
         try:

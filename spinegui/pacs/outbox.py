@@ -26,6 +26,7 @@ from spinegui.core.errors import SpineguiError
 from spinegui.core.imageio import load_image
 from spinegui.core.store import ImageRecord, Project
 from spinegui.core.store.dicom import ReportRecord
+from spinegui.core.templates import get_template
 from spinegui.pacs.capture import build_capture, render_annotated
 from spinegui.pacs.client import PacsClient
 from spinegui.pacs.errors import LoginRefused, PacsError, Unreachable
@@ -141,7 +142,10 @@ def _queue_one(project: Project, rec: ImageRecord, content: ReportContent, captu
         shots = [r for r in project.reports(rec.id) if r.kind == "capture"]
         shot_series = shots[-1].series_uid if shots else str(hd.UID())
         rgb = render_annotated(
-            load_image(rec.path), content.landmarks, content.cobb, _names(rec.template)
+            load_image(rec.path),
+            content.landmarks,
+            content.cobb,
+            get_template(rec.template).vertebrae,
         )
         sc = build_capture(
             content.source,
@@ -212,9 +216,3 @@ def _read_outbox(project: Project, report: ReportRecord):
             f"The queued report file {path.name} is missing or damaged.",
             "Mark the image reviewed again and send it anew.",
         ) from exc
-
-
-def _names(template: str) -> tuple[str, ...]:
-    from spinegui.core.templates import get_template
-
-    return get_template(template).vertebrae
