@@ -8,6 +8,7 @@ their subcommand runs, so ``--help`` never pays for torch or Qt.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 from pathlib import Path
@@ -67,7 +68,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _printable_streams() -> None:
+    """Print file names that are not valid UTF-8 (they exist on Linux) instead of crashing.
+
+    Python keeps such bytes as surrogate escapes; a strict stdout raises
+    UnicodeEncodeError the moment a report names the file.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main(argv: list[str] | None = None) -> int:
+    _printable_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     run = getattr(args, "_run", None)
@@ -84,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("spinegui: interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # a file or disk failure no command anticipated
+        where = f" ({exc.filename})" if exc.filename else ""
+        print(f"spinegui: error: {exc.strerror or exc}{where}.", file=sys.stderr)
+        print("  Check the path, the permissions and the free disk space.", file=sys.stderr)
+        return 2
     except ModuleNotFoundError as exc:
         if exc.name == "spinegui.commands.gui":
             parser.print_help()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from spinegui.commands.numbers import number_in
+
 NAME = "phantom"
 HELP = "generate synthetic spinal X-rays with exact landmarks"
 DESCRIPTION = """Generate synthetic anterior-posterior spinal radiographs with exact
@@ -35,7 +37,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="coco",
         help="landmark file format (default: coco)",
     )
-    p.add_argument("--cobb", type=float, default=None, help="main Cobb angle in degrees")
+    p.add_argument("--cobb", type=number_in(0, 90), default=None, help="main Cobb angle in degrees")
     p.add_argument("--curve", choices=("C", "S"), default=None, help="curve shape")
     p.add_argument("--overwrite", action="store_true", help="replace files already in OUT_DIR")
 

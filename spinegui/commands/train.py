@@ -14,6 +14,12 @@ import sys
 import time
 from pathlib import Path
 
+from spinegui.commands.numbers import number_in
+
+LEARNING_RATE = number_in(0, 10, low_open=True)
+BETA = number_in(0, 1, high_open=True)
+ALPHA = number_in(0, 1e6)
+
 NAME = "train"
 HELP = "train a landmark network (MSE + BPD loss) on synthetic, AASCE or project data"
 DESCRIPTION = """\
@@ -100,11 +106,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     run.add_argument("--preset", help="network input size: paper, medium, fast (default), tiny")
     run.add_argument("--epochs", type=int, help="number of epochs (default 100)")
-    run.add_argument("--lr", type=float, help="Adam learning rate (default 1e-4)")
-    run.add_argument("--beta1", type=float, help="Adam beta1 (default 0.9)")
-    run.add_argument("--beta2", type=float, help="Adam beta2 (default 0.999)")
+    run.add_argument("--lr", type=LEARNING_RATE, help="Adam learning rate (default 1e-4)")
+    run.add_argument("--beta1", type=BETA, help="Adam beta1 (default 0.9)")
+    run.add_argument("--beta2", type=BETA, help="Adam beta2 (default 0.999)")
     run.add_argument("--batch-size", type=int, help="mini-batch per process (default 4)")
-    run.add_argument("--alpha", type=float, help="BPD weight in the loss (default 0.01)")
+    run.add_argument("--alpha", type=ALPHA, help="BPD weight in the loss (default 0.01)")
     run.add_argument("--seed", type=int, help="random seed (default 0)")
     run.add_argument("--device", help="auto (default), cpu, cuda, cuda:N or mps")
     run.add_argument(

@@ -30,7 +30,7 @@ import scipy.io
 from spinegui.core.errors import FormatError, ImageLoadError
 from spinegui.core.formats.records import AnnotatedImage
 from spinegui.core.imageio import read_image_size
-from spinegui.core.landmarks import as_landmarks, repair_order, validate
+from spinegui.core.landmarks import MAX_COORDINATE, as_landmarks, repair_order, validate
 from spinegui.core.outputs import check_targets, staged_folder
 from spinegui.core.templates import get_template
 
@@ -177,10 +177,23 @@ def _row(rows: list[list[float] | None] | None, i: int | None) -> list[float] | 
     return rows[i]
 
 
+def _read_text(path: Path) -> str:
+    """A label file's text. Bytes that are not UTF-8 are kept as the operating
+    system keeps them in file names (surrogate escapes), so a Latin-1 name in
+    filenames.csv still matches the Latin-1 file name on disk."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FormatError(
+            f"Cannot read {path}: {exc.strerror or exc}.", "Check the dataset folder."
+        ) from None
+    return data.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "surrogateescape")
+
+
 def _read_names(path: Path) -> list[str]:
     if not path.is_file():
         return []
-    text = path.read_text(encoding="utf-8-sig")
+    text = _read_text(path)
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
@@ -189,7 +202,7 @@ def _read_rows(path: Path, width: int) -> list[list[float] | None] | None:
     if not path.is_file():
         return None
     rows: list[list[float] | None] = []
-    for line in path.read_text(encoding="utf-8-sig").splitlines():
+    for line in _read_text(path).splitlines():
         if not line.strip():
             continue
         fields = line.split(",")
@@ -219,13 +232,16 @@ def _read_record(
     if csv_row is not None and np.all(np.isfinite(csv_row)):
         row = np.asarray(csv_row)
         from_csv = np.stack([row[:68] * width, row[68:] * height], axis=1)
+        if not np.all(np.abs(from_csv) <= MAX_COORDINATE):
+            from_csv = None
     if from_mat is None:
         source = "landmarks.csv" if from_csv is not None else "nothing"
         report.append(
             NoiseFinding(
                 name,
                 "missing_label",
-                f"{name}: no readable {mat.name} (p2, 68 x 2); landmarks taken from {source}.",
+                f"{name}: no readable {mat.name} (p2: 68 x 2 finite pixel coordinates); "
+                f"landmarks taken from {source}.",
             )
         )
     elif from_csv is not None:
@@ -258,11 +274,14 @@ def _read_mat(path: Path) -> np.ndarray | None:
         return None
     try:
         p2 = scipy.io.loadmat(path, variable_names=["p2"]).get("p2")
-    except (OSError, ValueError, TypeError, NotImplementedError):
+        points = np.asarray(p2, dtype=np.float64)
+    except Exception:  # scipy raises many unrelated types for damaged or odd files
         return None
-    if p2 is None or p2.shape != (68, 2):
+    if points.shape != (68, 2) or not np.all(np.isfinite(points)):
         return None
-    return p2.astype(np.float64)
+    if np.abs(points).max() > MAX_COORDINATE:
+        return None
+    return points
 
 
 def _checked_landmarks(

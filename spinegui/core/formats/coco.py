@@ -227,7 +227,7 @@ def _categories(categories: list, name: str) -> dict[int, SpineTemplate]:
     for i, cat in enumerate(categories):
         where = f"{name}: categories[{i}]"
         cat_name = _field(cat, "name", where)
-        template = TEMPLATES.get(cat_name)
+        template = TEMPLATES.get(cat_name) if isinstance(cat_name, str) else None
         if template is None:
             raise FormatError(
                 f"{where} is {cat_name!r}, which is not a spine template.",

@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 import pydicom
-from pydicom.pixels import pixel_array
+from pydicom.pixels import apply_color_lut, pixel_array
 from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from spinegui.core.errors import ImageLoadError
@@ -64,10 +64,48 @@ def decode_dicom(data: bytes, path: Path) -> DicomFrame:
             "open the DICOM image file instead.",
         )
     _, _, frames = image_size(ds, path)
-    return DicomFrame(decode_first_frame(data, ds, path, frames), ds)
+    stored = decode_first_frame(data, ds, path, frames)
+    if photometric(ds, path) == "PALETTE COLOR":
+        stored = palette_to_rgb(data, stored, path)
+    return DicomFrame(stored, ds)
 
 
-def modality_pixels(frame: DicomFrame) -> DicomPixels:
+def photometric(ds: pydicom.Dataset, path: Path) -> str:
+    try:
+        return str(ds.get("PhotometricInterpretation", "")).strip()
+    except Exception as exc:  # a malformed element, decoded only now
+        raise damaged_dicom(path, exc) from exc
+
+
+def palette_to_rgb(data: bytes, indices: np.ndarray, path: Path) -> np.ndarray:
+    """A PALETTE COLOR image through its colour table (shown as grey indices otherwise).
+
+    The tables are read from a second, full parse: the first one defers large
+    elements, and a 16-bit palette (3 x 128 KiB) is one of those.
+    """
+    with io.BytesIO(data) as stream:
+        ds = parse(stream, path)
+    try:
+        return apply_color_lut(indices, ds)
+    except Exception as exc:  # missing or inconsistent tables raise many types
+        raise ImageLoadError(
+            f"DICOM file '{path}' is a PALETTE COLOR image without a usable colour table "
+            f"({exc}); its pixel values are table indices, not brightness.",
+            "Export the image again as MONOCHROME2 (greyscale) from your PACS or viewer.",
+        ) from exc
+
+
+def modality_pixels(frame: DicomFrame, path: Path) -> DicomPixels:
+    """Modality units, MONOCHROME1 inverted; a malformed tag is a damaged file."""
+    try:
+        return _modality_pixels(frame)
+    except MemoryError:
+        raise
+    except Exception as exc:  # pydicom decodes elements on access and raises many types
+        raise damaged_dicom(path, exc) from exc
+
+
+def _modality_pixels(frame: DicomFrame) -> DicomPixels:
     ds = frame.dataset
     pixels = to_gray_float32(frame.stored)
     slope, intercept = rescale(ds)
@@ -102,7 +140,7 @@ def image_size(ds: pydicom.Dataset, path: Path) -> tuple[int, int, int]:
             "It is probably a report, a structured document or a DICOMDIR; "
             "open the DICOM image file instead.",
         ) from exc
-    except (TypeError, ValueError) as exc:
+    except Exception as exc:  # elements are decoded on access: bad lengths, bad values
         raise damaged_dicom(path, exc) from exc
     return columns, rows, max(frames, 1)
 

@@ -25,6 +25,9 @@ DICOM_EXTENSIONS = frozenset({".dcm", ".dicom", ".dic"})
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}) | DICOM_EXTENSIONS
 """Extensions that mark a file as an X-ray when a folder is scanned for images."""
 DICOM_GROUPS_WITHOUT_PREAMBLE = frozenset({0x0002, 0x0008})
+MIN_SIDE = 16
+"""Smallest image side accepted: a thumbnail or icon is not an X-ray, and the network
+would place landmarks on it anyway. The smallest synthetic radiograph is 32 x 16."""
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 TIFF_SIGNATURES = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
@@ -75,6 +78,12 @@ def read_header(f: BinaryIO, path: Path) -> ImageHeader:
         raise read_failed(path, exc) from exc
     if width <= 0 or height <= 0:
         raise damaged(path, fmt, f"its header gives an impossible size of {width} x {height}")
+    if width < MIN_SIDE or height < MIN_SIDE:
+        raise ImageLoadError(
+            f"Image file '{path}' is only {width} x {height} pixels, too small to be an X-ray "
+            "(landmarks found on it would mean nothing).",
+            f"Open the full-size image; spinegui needs at least {MIN_SIDE} pixels per side.",
+        )
     return ImageHeader(fmt, width, height, frames)
 
 

@@ -51,7 +51,7 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXEL
         if header.format == "dicom":
             frame = decode_dicom(data, path)
             del data
-            dicom = modality_pixels(frame)
+            dicom = modality_pixels(frame, path)
             del frame
             pixels, bit_depth, spacing_mm = dicom.pixels, dicom.bit_depth, dicom.spacing_mm
             window = dicom.window or percentile_window(pixels)

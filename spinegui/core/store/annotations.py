@@ -20,7 +20,7 @@ import numpy as np
 
 from spinegui.core.errors import LandmarkError, StoreError
 from spinegui.core.landmarks import MAX_COORDINATE, as_landmarks
-from spinegui.core.store.db import unknown_image, unknown_model, utc_now
+from spinegui.core.store.db import decoding, unknown_image, unknown_model, utc_now
 from spinegui.core.store.records import GROUND_TRUTH_KINDS, SOURCES, STATUSES, Edit, Prediction
 from spinegui.core.templates import CORNERS, get_template
 
@@ -35,7 +35,13 @@ def to_blob(points: np.ndarray) -> bytes:
 
 
 def from_blob(blob: bytes, *trailing: int) -> np.ndarray:
-    return np.frombuffer(blob, dtype="<f8").reshape(-1, *trailing).copy()
+    try:
+        return np.frombuffer(blob, dtype="<f8").reshape(-1, *trailing).copy()
+    except (TypeError, ValueError) as exc:  # only a damaged file holds such a blob
+        raise StoreError(
+            "The project database holds damaged landmarks and cannot be read.",
+            "Restore project.sqlite from a backup; spinegui will not overwrite it.",
+        ) from exc
 
 
 class AnnotationsMixin:
@@ -198,10 +204,11 @@ class AnnotationsMixin:
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         rows = self._query("read the edit history", sql, params)
-        return [
-            Edit(i, at, user, img, kind, v, c, json.loads(b), json.loads(a))
-            for (i, at, user, img, kind, v, c, b, a) in reversed(rows)
-        ]
+        with decoding(self.db_path):
+            return [
+                Edit(i, at, user, img, kind, v, c, json.loads(b), json.loads(a))
+                for (i, at, user, img, kind, v, c, b, a) in reversed(rows)
+            ]
 
     # ---------------------------------------------------------------- predictions
 

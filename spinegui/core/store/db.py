@@ -90,6 +90,8 @@ def translate_errors(action: str, db_path: Path) -> Iterator[None]:
         raise
     except sqlite3.Error as exc:
         raise describe(exc, action, db_path) from exc
+    except UnicodeDecodeError as exc:  # text that is not text: damaged pages
+        raise damaged(db_path) from exc
 
 
 def describe(exc: sqlite3.Error, action: str, db_path: Path) -> StoreError:
@@ -105,10 +107,7 @@ def describe(exc: sqlite3.Error, action: str, db_path: Path) -> StoreError:
             "Copy the project to a folder you can write to, or ask for write permission.",
         )
     if "not a database" in text or "malformed" in text or "corrupt" in text:
-        return StoreError(
-            f"The project database {db_path} is damaged and cannot be read.",
-            "Restore project.sqlite from a backup; spinegui will not overwrite it.",
-        )
+        return damaged(db_path)
     if "locked" in text or "busy" in text:
         return StoreError(
             f"Could not {action}: another program is busy writing to the project.",
@@ -122,6 +121,23 @@ def describe(exc: sqlite3.Error, action: str, db_path: Path) -> StoreError:
     return StoreError(
         f"Could not {action}: the database reported '{exc}'.",
         "Check the disk the project is on; if the problem persists, restore from a backup.",
+    )
+
+
+@contextmanager
+def decoding(db_path: Path) -> Iterator[None]:
+    """Decode rows; in a damaged file a row can hold anything, so any decoding
+    failure (a NULL id, text where a number belongs, a cut blob) says so."""
+    try:
+        yield
+    except (TypeError, ValueError, KeyError, IndexError, AttributeError, OverflowError) as exc:
+        raise damaged(db_path) from exc
+
+
+def damaged(db_path: Path) -> StoreError:
+    return StoreError(
+        f"The project database {db_path} is damaged and cannot be read.",
+        "Restore project.sqlite from a backup; spinegui will not overwrite it.",
     )
 
 

@@ -28,6 +28,7 @@ from spinegui.core.store import schema
 from spinegui.core.store.annotations import AnnotationsMixin
 from spinegui.core.store.db import (
     connect,
+    decoding,
     translate_errors,
     unknown_image,
     utc_now,
@@ -410,6 +411,11 @@ class Project(AnnotationsMixin, TrainingMixin, DicomMixin):
                 f"{self.db_path} is not a spinegui project database.",
                 "Choose a folder created by spinegui, or move that file out of the way.",
             )
+        if version < 0:
+            raise StoreError(
+                f"{self.db_path} is not a spinegui project database (its version is {version}).",
+                "Restore project.sqlite from a backup; spinegui will not overwrite it.",
+            )
         if version > schema.schema_version():
             raise StoreError(
                 f"The project {self.folder} was saved by a newer spinegui (database version "
@@ -445,8 +451,14 @@ class Project(AnnotationsMixin, TrainingMixin, DicomMixin):
         )
 
     def _image_record(self, row: tuple) -> ImageRecord:
+        with decoding(self.db_path):
+            return self._decode_image(row)
+
+    def _decode_image(self, row: tuple) -> ImageRecord:
         (iid, abs_path, rel, sha, w, h, srow, scol, bits, tmpl, added, status, reviewer,
          reviewed_at, split, gt_source) = row  # fmt: skip
+        if not all(isinstance(v, int) for v in (iid, w, h, bits)) or not isinstance(abs_path, str):
+            raise TypeError("an image row of the wrong types")
         return ImageRecord(
             id=iid,
             path=self.folder / rel if rel is not None else Path(abs_path),

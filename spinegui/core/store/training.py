@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from spinegui.core.errors import StoreError
-from spinegui.core.store.db import unknown_image, unknown_model, utc_now
+from spinegui.core.store.db import decoding, unknown_image, unknown_model, utc_now
 from spinegui.core.store.files import relative_inside
 from spinegui.core.store.records import SPLITS, ModelRecord
 
@@ -140,6 +140,10 @@ class TrainingMixin:
         return previous
 
     def _model_record(self: Project, row: tuple) -> ModelRecord:
+        with decoding(self.db_path):
+            return self._decode_model(row)
+
+    def _decode_model(self: Project, row: tuple) -> ModelRecord:
         version, path, card, created, parent, active = row
         p = Path(path)
         return ModelRecord(
