@@ -30,7 +30,7 @@ from spinegui.core.errors import SpineguiError
 from spinegui.core.store import Project
 from spinegui.gui.pacs_results import ICON_PX, StudyTree
 from spinegui.gui.pacs_settings import PacsSettingsDialog, ask_secret
-from spinegui.gui.pacs_worker import PacsJob
+from spinegui.gui.pacs_worker import PacsJob, stop_when_window_closes
 from spinegui.pacs.config import ServerConfig, load_config
 from spinegui.pacs.credentials import Credentials
 from spinegui.pacs.errors import LoginRefused, PacsError
@@ -67,6 +67,7 @@ class OpenFromPacsDialog(QDialog):
         self.last_result: PullResult | None = None
         self._build()
         self._show_server()
+        stop_when_window_closes(self, self.stop_jobs)
 
     # ------------------------------------------------------------------ layout
 

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from spinegui.core.errors import SpineguiError
 from spinegui.core.store import Project
 from spinegui.gui.pacs_settings import ask_secret
-from spinegui.gui.pacs_worker import PacsJob
+from spinegui.gui.pacs_worker import PacsJob, stop_when_window_closes
 from spinegui.pacs.config import ServerConfig, load_config
 from spinegui.pacs.credentials import Credentials
 from spinegui.pacs.errors import LoginRefused
@@ -85,6 +85,7 @@ class SendReportsDialog(QDialog):
             layout.addWidget(widget)
         layout.addLayout(buttons)
         self.refresh()
+        stop_when_window_closes(self, self.stop)
 
     def refresh(self) -> None:
         reports = self.project.reports()

@@ -20,7 +20,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QThread, Signal
+from PySide6.QtCore import QEvent, QObject, QThread, Signal
 
 from spinegui.core.errors import SpineguiError
 from spinegui.pacs.client import PacsClient
@@ -92,3 +92,27 @@ class PacsJob(QThread):
             self.failed.emit(f"Unexpected error: {type(exc).__name__}: {exc}")
             return
         self.succeeded.emit(result)
+
+
+class _StopOnClose(QObject):
+    def __init__(self, owner: QObject, window: QObject, stop: Callable[[], None]) -> None:
+        super().__init__(owner)
+        self._stop = stop
+        window.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() == QEvent.Type.Close:
+            self._stop()
+        return False
+
+
+def stop_when_window_closes(owner: QObject, stop: Callable[[], None]) -> None:
+    """Call ``stop`` when the window ``owner`` belongs to closes.
+
+    A dialog's threads must end before the window (their grandparent) is
+    deleted; the dialog itself may still be open then, so its own close
+    handler is not enough.
+    """
+    window = owner.parent()
+    if window is not None:
+        _StopOnClose(owner, window, stop)

@@ -67,3 +67,28 @@ def test_send_needs_a_project_and_waiting_reports_are_announced(qtbot, window, t
             file="dicom/outbox/1.4.dcm",
         )
         assert "1 report(s) have not reached the PACS" in waiting_reports_note(project)
+
+
+def test_closing_the_window_mid_retrieval_stops_the_thread(
+    qtbot, tmp_path, own_orthanc, patient_id
+):
+    study, series = generate_uid(), generate_uid()
+    for i in range(4):
+        own_orthanc.upload(
+            make_dx(patient_id=patient_id, study_uid=study, series_uid=series, seed=i).to_bytes()
+        )
+    service = InferenceService(device="cpu")
+    w = MainWindow(Settings.at(tmp_path / "s.ini"), inference=service, inbox=tmp_path / "inbox")
+    config = config_for(own_orthanc)
+    creds = Credentials()
+    creds.remember(config, orthanc.PASSWORD, persist=False)
+    dialog = open_from_pacs(w, config=config, credentials=creds)
+    dialog.patient_id.setText(patient_id)
+    dialog.search()
+    qtbot.waitUntil(lambda: dialog.busy is None and bool(dialog.series_items()), timeout=WAIT_MS)
+    dialog.set_all_checked(True)
+    dialog.retrieve()
+    job = dialog.jobs["retrieve"]
+    w.close()  # the dialog is still open, its thread still running
+    assert not job.isRunning()
+    service.shutdown()
