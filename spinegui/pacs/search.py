@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -168,13 +169,19 @@ def series_thumbnail(
 
 def thumbnail_of(ds: Dataset, size: int = THUMBNAIL_SIZE) -> np.ndarray | None:
     """The default-windowed picture of a dataset, shrunk to fit ``size``."""
+    from spinegui.core.errors import SpineguiError
     from spinegui.core.imageio.dicom import DicomFrame, modality_pixels
     from spinegui.core.imageio.loaded import percentile_window
 
     try:
-        frame = DicomFrame(ds.pixel_array if "NumberOfFrames" not in ds else ds.pixel_array[0], ds)
-        pixels = modality_pixels(frame)
-    except Exception:  # no or undecodable pixels: no thumbnail, not an error
+        stored = ds.pixel_array
+    except Exception:  # no or undecodable pixels (pydicom raises many types): no thumbnail
+        return None
+    if stored.ndim == 3 and "NumberOfFrames" in ds:
+        stored = stored[0]
+    try:
+        pixels = modality_pixels(DicomFrame(stored, ds), Path(str(ds.get("SOPInstanceUID", ""))))
+    except SpineguiError:
         return None
     center, width = pixels.window or percentile_window(pixels.pixels)
     grey = np.clip((pixels.pixels - (center - width / 2)) / width * 255.0, 0, 255)
