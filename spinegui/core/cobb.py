@@ -114,6 +114,24 @@ def cobb_angles(points: np.ndarray, image_height: float | None = None) -> CobbRe
     return CobbResult(angles=values, pairs=tuple(pairs), s_curve=s_curve)
 
 
+def angle_between(points, upper: int, lower: int) -> float:
+    """The Cobb angle in degrees between two chosen vertebrae, by the same rules.
+
+    For end vertebrae a reader picks: the midlines, cosine rounding and the
+    unfolded angle are those of ``cobb_angles``, so a reader's choice of the
+    end vertebrae the rules found gives the rules' angle exactly.
+    """
+    p = _one_spine(points)
+    n = len(p)
+    if not (0 <= int(upper) < n and 0 <= int(lower) < n):
+        raise LandmarkError(
+            f"End vertebrae {upper} and {lower} are outside the {n} vertebrae of this spine.",
+            "Choose two vertebrae of the image.",
+        )
+    vec = midline_vectors(p[[int(upper), int(lower)]])
+    return float(np.degrees(_pairwise_angles(vec)[0, 1]))
+
+
 def _one_spine(points) -> np.ndarray:
     """(V, 4, 2) float landmarks of one image, checked for what Cobb angles need."""
     arr = np.asarray(points)
