@@ -629,10 +629,10 @@ def test_v1_fixture_opens_with_its_data(tmp_path):
 def test_pending_migrations_run_once_in_one_transaction(tmp_path, monkeypatch):
     make_v1(tmp_path / "old")
 
-    def v1_to_v2(conn):
+    def add_note(conn):
         conn.execute("ALTER TABLE images ADD COLUMN note TEXT DEFAULT 'migrated'")
 
-    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, v1_to_v2])
+    monkeypatch.setattr(schema, "MIGRATIONS", [*schema.MIGRATIONS, add_note])
     with Project.open(tmp_path / "old") as p:
         assert p.schema_version == len(schema.MIGRATIONS)
         np.testing.assert_array_equal(p.ground_truth(1), spine())

@@ -36,6 +36,7 @@ from spinegui.core.store.db import (
 )
 from spinegui.core.store.dicom import DicomMixin
 from spinegui.core.store.files import file_sha256, relative_inside
+from spinegui.core.store.readings import ReadingsMixin
 from spinegui.core.store.records import FileProblem, ImageRecord
 from spinegui.core.store.training import TrainingMixin
 from spinegui.core.templates import DEFAULT_TEMPLATE, SpineTemplate, get_template
@@ -60,7 +61,7 @@ def current_user() -> str:
         return "unknown"
 
 
-class Project(AnnotationsMixin, TrainingMixin, DicomMixin):
+class Project(AnnotationsMixin, TrainingMixin, DicomMixin, ReadingsMixin):
     """An open project. Use ``Project.create`` or ``Project.open``; close when done."""
 
     def __init__(self, folder: Path, *, user: str | None = None) -> None:

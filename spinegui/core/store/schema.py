@@ -154,7 +154,41 @@ def _v2_to_v3(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_v0_to_v1, _v1_to_v2, _v2_to_v3]
+# Version 4: what a reader decides besides landmarks (the review window).
+_V4 = [
+    # End vertebrae a reader chose for the Cobb angles of an image, as JSON
+    # [[upper, lower], ...] of template indices; no row: the AASCE rules choose.
+    """CREATE TABLE curve_ends (
+        image_id INTEGER PRIMARY KEY REFERENCES images(id),
+        pairs    TEXT NOT NULL,
+        updated  TEXT NOT NULL
+    )""",
+    # Rulers drawn over something of known length: millimetres for PNG/JPEG.
+    # image_id NULL is the project-wide ruler (at most one).
+    """CREATE TABLE calibrations (
+        id        INTEGER PRIMARY KEY,
+        image_id  INTEGER UNIQUE REFERENCES images(id),
+        mm_per_px REAL NOT NULL CHECK (mm_per_px > 0),
+        length_mm REAL NOT NULL CHECK (length_mm > 0),
+        line      TEXT NOT NULL,
+        updated   TEXT NOT NULL
+    )""",
+    """CREATE UNIQUE INDEX calibrations_one_for_project
+        ON calibrations ((image_id IS NULL)) WHERE image_id IS NULL""",
+]
+
+
+def _v3_to_v4(conn: sqlite3.Connection) -> None:
+    for statement in _V4:
+        conn.execute(statement)
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    _v0_to_v1,
+    _v1_to_v2,
+    _v2_to_v3,
+    _v3_to_v4,
+]
 
 
 def schema_version() -> int:
