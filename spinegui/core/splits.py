@@ -69,6 +69,36 @@ class SplitPlan:
     """Images with landmarks that are not marked reviewed yet (not used)."""
     other_template: int = 0
     """Reviewed images of another spine template than the project's (not used)."""
+    val_sources: dict[str, int] = field(default_factory=dict)
+    """Validation images by landmark source ("manual", "accepted_prediction", "import")."""
+
+    def validation_mix(self) -> str:
+        """How the validation landmarks came about, and a warning when they say little.
+
+        A prediction accepted unchanged is the current model's own answer: scoring
+        models against it mostly measures agreement with the current model.
+        """
+        n = len(self.val_ids)
+        if n == 0:
+            return ""
+        edited = self.val_sources.get("manual", 0)
+        accepted = self.val_sources.get("accepted_prediction", 0)
+        imported = self.val_sources.get("import", 0)
+        parts = [f"{edited} corrected by hand", f"{accepted} accepted unchanged"]
+        if imported:
+            parts.append(f"{imported} with imported landmarks")
+        text = f"Of the {n} validation image{'s' if n != 1 else ''}: {', '.join(parts)}."
+        if accepted > n / 2:
+            text += (
+                " Most were accepted as the model drew them, so this comparison mostly "
+                "measures agreement with the current model, not accuracy. Correct (or "
+                "import) more validation images for a fair test."
+            )
+        return text
+
+    @property
+    def mostly_accepted(self) -> bool:
+        return self.val_sources.get("accepted_prediction", 0) > len(self.val_ids) / 2
 
     @property
     def total(self) -> int:
@@ -126,6 +156,11 @@ def plan_splits(images: Iterable[ImageRecord], template: str) -> SplitPlan:
     new_val = sorted(r.id for r in new[:need_val])
     new_train = sorted(r.id for r in new[need_val:])
     sources = [r.gt_source for r in usable]
+    val_set = set(val + new_val)
+    val_sources: dict[str, int] = {}
+    for r in usable:
+        if r.id in val_set:
+            val_sources[r.gt_source] = val_sources.get(r.gt_source, 0) + 1
     return SplitPlan(
         template=template,
         train_ids=sorted(train + new_train),
@@ -143,6 +178,7 @@ def plan_splits(images: Iterable[ImageRecord], template: str) -> SplitPlan:
             for r in images
             if r.status == "reviewed" and r.gt_source is not None and r.template != template
         ),
+        val_sources=val_sources,
     )
 
 

@@ -181,3 +181,24 @@ def test_plan_of_records_ignores_other_templates(project):
     records = project.images()
     plan = plan_splits(records, "T1-L5")
     assert plan.total == 0 and plan.other_template == 5 and not plan.enough
+
+
+def test_validation_mix_warns_when_most_were_accepted_unchanged(project):
+    ids = _add(project, [f"a{i}" for i in range(10)], source="accepted_prediction")
+    project.assign_split(ids[:2], "val")  # two accepted validation images, locked
+    _add(project, ["m0"], source="manual")
+    plan = project_plan(project)
+    assert plan.val_sources == {"accepted_prediction": 2}
+    assert plan.mostly_accepted
+    text = plan.validation_mix()
+    assert "Of the 2 validation images" in text and "2 accepted unchanged" in text
+    assert "agreement with the current model" in text
+
+
+def test_validation_mix_is_quiet_when_the_readers_corrected_them(project):
+    ids = _add(project, [f"a{i}" for i in range(5)], source="manual")
+    project.assign_split(ids[:1], "val")
+    plan = project_plan(project)
+    assert plan.val_sources == {"manual": 1} and not plan.mostly_accepted
+    text = plan.validation_mix()
+    assert "1 corrected by hand" in text and "agreement" not in text

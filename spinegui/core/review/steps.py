@@ -1,0 +1,172 @@
+"""The store changes an undo step is made of; each knows how to apply and revert itself.
+
+Split as SLEAP splits its commands: a step changes the store and knows nothing
+of Qt or of undo stacks, so it runs in plain tests. A step's ``before`` is
+filled in by the store on first apply (the store returns the value it
+replaced), so undo puts back what was really there, not what the view
+believed. Every revert is itself a logged, durable store write: the history
+records what the user saw.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from spinegui.core.calibration import Calibration
+from spinegui.core.errors import SpineguiError
+from spinegui.core.store import Project
+
+LANDMARKS, STATUS, ENDS, CALIBRATION = "landmarks", "status", "ends", "calibration"
+"""What a step changes, as the session reports it to its views."""
+
+
+@dataclass
+class CornerStep:
+    image_id: int
+    v: int
+    c: int
+    after: np.ndarray
+    before: np.ndarray | None = None
+    changes = LANDMARKS
+
+    def apply(self, project: Project) -> None:
+        before = project.move_corner(self.image_id, self.v, self.c, self.after)
+        if self.before is None:
+            self.before = before
+
+    def revert(self, project: Project) -> None:
+        project.move_corner(self.image_id, self.v, self.c, self.before)
+
+
+@dataclass
+class VertebraStep:
+    image_id: int
+    v: int
+    after: np.ndarray
+    shift: np.ndarray | None = None
+    """Set when the edit is a pure translation: it reads better in the history."""
+    before: np.ndarray | None = None
+    changes = LANDMARKS
+
+    def apply(self, project: Project) -> None:
+        if self.shift is not None:
+            before = project.move_vertebra(self.image_id, self.v, self.shift)
+        else:
+            before = project.set_vertebra(self.image_id, self.v, self.after)
+        if self.before is None:
+            self.before = before
+
+    def revert(self, project: Project) -> None:
+        project.set_vertebra(self.image_id, self.v, self.before)
+
+
+@dataclass
+class TruthStep:
+    """Replace the whole truth; ``before`` None means the image had none."""
+
+    image_id: int
+    after: np.ndarray
+    source: str
+    kind: str
+    before: np.ndarray | None = None
+    before_source: str | None = None
+    _captured: bool = field(default=False, repr=False)
+    changes = LANDMARKS
+
+    def apply(self, project: Project) -> None:
+        if not self._captured:
+            self.before_source = project.image(self.image_id).gt_source
+        before = project.set_ground_truth(self.image_id, self.after, self.source, self.kind)
+        if not self._captured:
+            self.before, self._captured = before, True
+
+    def revert(self, project: Project) -> None:
+        if self.before is None:
+            project.clear_ground_truth(self.image_id)
+        else:
+            source = self.before_source or "manual"
+            project.set_ground_truth(self.image_id, self.before, source, "set_all")
+
+
+@dataclass
+class StatusStep:
+    image_id: int
+    after: str
+    before: str | None = None
+    changes = STATUS
+
+    def apply(self, project: Project) -> None:
+        before = project.set_status(self.image_id, self.after)
+        if self.before is None:
+            self.before = before
+
+    def revert(self, project: Project) -> None:
+        project.set_status(self.image_id, self.before)
+
+
+@dataclass
+class EndsStep:
+    """The end vertebrae a reader chose for an image's curves (empty: the rules choose)."""
+
+    image_id: int
+    after: tuple[tuple[int, int], ...]
+    before: tuple[tuple[int, int], ...] | None = None
+    changes = ENDS
+
+    def apply(self, project: Project) -> None:
+        before = project.set_curve_ends(self.image_id, self.after)
+        if self.before is None:
+            self.before = before
+
+    def revert(self, project: Project) -> None:
+        project.set_curve_ends(self.image_id, self.before)
+
+
+@dataclass
+class CalibrationStep:
+    """A ruler for one image, or for the project when ``for_project``."""
+
+    image_id: int
+    after: Calibration | None
+    for_project: bool = False
+    before: Calibration | None = None
+    _captured: bool = field(default=False, repr=False)
+    changes = CALIBRATION
+
+    def apply(self, project: Project) -> None:
+        before = project.set_calibration(self._target, self.after)
+        if not self._captured:
+            self.before, self._captured = before, True
+
+    def revert(self, project: Project) -> None:
+        project.set_calibration(self._target, self.before)
+
+    @property
+    def _target(self) -> int | None:
+        return None if self.for_project else self.image_id
+
+
+def apply_steps(project: Project, steps) -> None:
+    """Apply in order; if one fails, revert the ones already done, then re-raise."""
+    done = []
+    try:
+        for step in steps:
+            step.apply(project)
+            done.append(step)
+    except BaseException:
+        for step in reversed(done):
+            with contextlib.suppress(SpineguiError):  # the first error is the one to show
+                step.revert(project)
+        raise
+
+
+def revert_steps(project: Project, steps) -> None:
+    for step in reversed(steps):
+        step.revert(project)
+
+
+def changes_of(steps) -> frozenset[str]:
+    return frozenset(step.changes for step in steps)
