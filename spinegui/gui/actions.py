@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 
 
@@ -64,16 +65,24 @@ SPECS: tuple[ActionSpec, ...] = (
     ),
     ActionSpec(
         "export_png",
-        "Export view as &PNG…",
+        "Export image as &PNG…",
         _s("Ctrl+E"),
-        "Save the picture as shown, with boxes and angles",
+        "Save the X-ray at its full resolution with the boxes, curve names and angles shown",
+        "File",
+    ),
+    ActionSpec(
+        "export_png_full",
+        "Export image with &handles and uncertainty…",
+        _s("Ctrl+Shift+E"),
+        "As Export image, with the corner handles and the model's uncertainty marks too",
         "File",
     ),
     ActionSpec(
         "export_pdf",
         "Save &report (PDF)…",
         _s("Ctrl+P"),
-        "One-page report for the patient record: image, Cobb angles, model, reviewer, date",
+        "One-page report for the patient record: patient and study, image with a mm scale, "
+        "named curves with both angle sets, model, reviewer, date",
         "File",
     ),
     ActionSpec(
@@ -87,6 +96,14 @@ SPECS: tuple[ActionSpec, ...] = (
         "quit", "&Quit", _s("Ctrl+Q"), "Quit spinegui (everything is already saved)", "File"
     ),
     # Edit
+    ActionSpec(
+        "undo",
+        "&Undo",
+        _s("Ctrl+Z"),
+        "Undo the last change (shows the image it was made on)",
+        "Edit",
+    ),
+    ActionSpec("redo", "&Redo", _s("Ctrl+Shift+Z", "Ctrl+Y"), "Redo what was undone", "Edit"),
     ActionSpec(
         "accept",
         "&Accept prediction for vertebra",
@@ -116,6 +133,36 @@ SPECS: tuple[ActionSpec, ...] = (
         "Mark n&ot started",
         _s(),
         "Set the status back to 'not started'",
+        "Review",
+    ),
+    ActionSpec(
+        "pick_ends",
+        "Choose &end vertebrae…",
+        _s("E"),
+        "Click the upper, then the lower end vertebra of a curve: its angle is measured "
+        "between them (Esc cancels)",
+        "Review",
+    ),
+    ActionSpec(
+        "clear_ends",
+        "Let the rules choose the end vertebrae",
+        _s(),
+        "Forget the end vertebrae you chose on this image",
+        "Review",
+    ),
+    ActionSpec(
+        "calibrate",
+        "Calibrate with a &ruler…",
+        _s("K"),
+        "Draw a line over something of known length (ruler, calibration ball) to measure "
+        "this image in millimetres",
+        "Review",
+    ),
+    ActionSpec(
+        "remove_calibration",
+        "Remove this image's ruler",
+        _s(),
+        "Measure this image in pixels again (or with the project's ruler)",
         "Review",
     ),
     # Navigate
@@ -177,6 +224,39 @@ SPECS: tuple[ActionSpec, ...] = (
         checkable=True,
     ),
     ActionSpec(
+        "layer_uncertainty",
+        "Model &uncertainty marks",
+        _s("U"),
+        "Show or hide the marks beside each red box: bigger and warmer where the model is "
+        "less sure",
+        "View",
+        checkable=True,
+    ),
+    ActionSpec(
+        "cobb_truth",
+        "Cobb lines of the ground &truth",
+        _s(),
+        "Draw the Cobb lines measured on the green boxes",
+        "View",
+        checkable=True,
+    ),
+    ActionSpec(
+        "cobb_prediction",
+        "Cobb lines of the &prediction",
+        _s(),
+        "Draw the Cobb lines measured on the red boxes (dashed)",
+        "View",
+        checkable=True,
+    ),
+    ActionSpec(
+        "cobb_both",
+        "Cobb lines of &both",
+        _s(),
+        "Draw both: solid for the ground truth, dashed for the prediction",
+        "View",
+        checkable=True,
+    ),
+    ActionSpec(
         "layer_handles",
         "Corner &handles",
         _s("H"),
@@ -213,16 +293,25 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("about", "&About spinegui", _s(), "Version, citation and intended use", "Help"),
 )
 
+
+def canvas_only(spec: ActionSpec) -> bool:
+    """Single letters (with or without Shift) act only while the X-ray has the focus.
+
+    Elsewhere they are typing: "G" in the search field must not hide the truth.
+    """
+    if not spec.shortcuts:
+        return False
+    return all(len(k.removeprefix("Shift+")) == 1 for k in spec.shortcuts)
+
+
 CANVAS_KEYS: tuple[tuple[str, str], ...] = (
     ("Drag a corner", "Move that corner (one undo step per drag)"),
     ("Drag a box's centre ring", "Move the whole vertebra"),
     ("Arrow keys (Shift: ×10)", "Nudge the selected corner or vertebra by one pixel"),
-    ("Esc", "Clear the selection, or cancel a drag"),
+    ("Esc", "Clear the selection, or cancel a drag, a ruler or choosing end vertebrae"),
     ("Mouse wheel", "Zoom around the pointer"),
     ("Drag the empty image", "Pan"),
     ("Right-drag", "Brightness (up/down) and contrast (left/right)"),
-    ("Ctrl+Z", "Undo (works across images: shows the image that changes)"),
-    ("Ctrl+Shift+Z, Ctrl+Y", "Redo"),
 )
 
 
@@ -239,6 +328,8 @@ def build_actions(parent) -> dict[str, QAction]:
     actions = {}
     for spec in SPECS:
         a = QAction(spec.text, parent)
+        if canvas_only(spec):
+            a.setShortcutContext(Qt.ShortcutContext.WidgetWithChildrenShortcut)
         a.setShortcuts([QKeySequence(k) for k in spec.shortcuts])
         a.setToolTip(tooltip_with_keys(spec))
         a.setStatusTip(spec.tip)
@@ -251,7 +342,11 @@ def build_actions(parent) -> dict[str, QAction]:
 def shortcut_rows() -> list[tuple[str, str, str]]:
     """(group, keys, what it does) for the help dialog, menu commands then canvas gestures."""
     rows = [
-        (s.group, ", ".join(s.shortcuts), s.text.replace("&", "").rstrip("…"))
+        (
+            "Image" if canvas_only(s) else s.group,
+            ", ".join(s.shortcuts),
+            s.text.replace("&", "").rstrip("…"),
+        )
         for s in SPECS
         if s.shortcuts
     ]

@@ -27,9 +27,10 @@ from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QCursor, QKeyEvent, QMouseEvent, QPolygonF
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-from spinegui.core.cobb import CobbResult, safe_cobb
+from spinegui.core.curves import CurveSet, measure_curves
 from spinegui.core.geometry import BOX_ORDER
 from spinegui.core.templates import get_template
+from spinegui.gui.canvas_tools import CanvasTools
 from spinegui.gui.cobb_overlay import CobbOverlay
 from spinegui.gui.overlay import LAYERS, LandmarkOverlay, nearest_handle, to_device
 
@@ -78,6 +79,12 @@ class XrayCanvas(QWidget):
     vertebraMoved = Signal(int, object, object)
     selectionChanged = Signal(int, int)
     levelsChanged = Signal(float, float)
+    endsPicked = Signal(int, int)
+    """(upper, lower): two end vertebrae clicked with the "ends" tool."""
+    rulerDrawn = Signal(float, float, float, float)
+    """(x0, y0, x1, y1) image pixels: a line drawn with the ruler tool."""
+    toolMessage = Signal(str)
+    """What the active tool wants clicked next ("" when it ended)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -90,6 +97,8 @@ class XrayCanvas(QWidget):
         self.cobb_overlay = CobbOverlay()
         for item in (self.image_item, self.overlay, self.cobb_overlay):
             self.viewbox.addItem(item, ignoreBounds=item is not self.image_item)
+        self.overlay.set_avoid(self._label_obstacles)
+        self.tools = CanvasTools(self)
         self.viewbox.enableAutoRange(enable=False)
 
         layout = QVBoxLayout(self)
@@ -111,6 +120,9 @@ class XrayCanvas(QWidget):
         self._click_pos: QPointF | None = None
         self._fitted = False
         self._zoom = math.nan
+        self._names: tuple[str, ...] = ()
+        self._reader_pairs: tuple[tuple[int, int], ...] = ()
+        self._cobb_source = "truth"
         self.viewbox.sigTransformChanged.connect(self._on_transform)
         self.viewbox.sigRangeChangedManually.connect(self._on_user_zoom)
         self.viewbox.sigResized.connect(self._on_resized)
@@ -135,10 +147,12 @@ class XrayCanvas(QWidget):
             arr = arr.astype(np.float32)
         arr = np.ascontiguousarray(arr)
         self._cancel_drag()
+        self.tools.cancel()
         self.set_ground_truth(None)
         self.set_prediction(None)
-        self.set_cobb(None, None)
+        self.set_curves(None, None)
         self.select(-1, -1)
+        self.overlay.set_hover(None)
         self._levels = _ordered(levels)
         self._spacing_mm = None if spacing_mm is None else tuple(spacing_mm)
         self._size = (arr.shape[1], arr.shape[0])
@@ -154,12 +168,14 @@ class XrayCanvas(QWidget):
     def clear(self) -> None:
         """Show nothing (no image open)."""
         self._cancel_drag()
+        self.tools.cancel()
         self.image_item.clear()
         self._size = None
         self.set_ground_truth(None)
         self.set_prediction(None)
-        self.set_cobb(None, None)
+        self.set_curves(None, None)
         self.select(-1, -1)
+        self.overlay.set_hover(None)
 
     def image_size(self) -> tuple[int, int] | None:
         """(width, height) of the shown image in pixels, or None."""
@@ -167,6 +183,10 @@ class XrayCanvas(QWidget):
 
     def spacing_mm(self) -> tuple[float, float] | None:
         return self._spacing_mm
+
+    def set_spacing(self, spacing_mm: tuple[float, float] | None) -> None:
+        """(row, col) millimetres per pixel of the shown image (a ruler was drawn, say)."""
+        self._spacing_mm = None if spacing_mm is None else tuple(spacing_mm)
 
     def set_levels(self, low: float, high: float) -> None:
         """Window the image to [low, high] (image units); emits levelsChanged."""
@@ -247,7 +267,8 @@ class XrayCanvas(QWidget):
 
     def set_template(self, template_name: str) -> None:
         """Label the boxes with this template's vertebra names (C7, T1, ...)."""
-        self.overlay.set_labels(get_template(template_name).vertebrae)
+        self._names = get_template(template_name).vertebrae
+        self.overlay.set_labels(self._names)
 
     def set_ground_truth(self, points: np.ndarray | None) -> None:
         """Show the truth (green); keeps the selection when it still exists."""
@@ -260,7 +281,7 @@ class XrayCanvas(QWidget):
         return _copy(self.overlay.points("truth"))
 
     def set_prediction(self, points: np.ndarray | None, spread: np.ndarray | None = None) -> None:
-        """Show a prediction (red, dashed); ``spread`` (V, 4) px draws faint circles."""
+        """Show a prediction (red, dashed); ``spread`` (V, 4) px feeds the uncertainty layer."""
         self._cancel_drag()
         self.overlay.set_points("prediction", points)
         self.overlay.set_spread(spread if points is not None else None)
@@ -269,19 +290,60 @@ class XrayCanvas(QWidget):
     def prediction(self) -> np.ndarray | None:
         return _copy(self.overlay.points("prediction"))
 
-    def set_cobb(self, result: CobbResult | None, points: np.ndarray | None) -> None:
-        """Draw Cobb lines for ``result``, measured on ``points``; None hides them."""
-        self.cobb_overlay.set_cobb(result, points)
+    def set_curves(
+        self,
+        truth: CurveSet | None,
+        prediction: CurveSet | None,
+        reader_pairs: tuple[tuple[int, int], ...] = (),
+    ) -> None:
+        """Draw these curves on the truth and the prediction as shown (None: no lines)."""
+        self._reader_pairs = tuple(reader_pairs)
+        self.cobb_overlay.set_curves("truth", truth, self.overlay.points("truth"))
+        self.cobb_overlay.set_curves("prediction", prediction, self.overlay.points("prediction"))
+        self._update_cobb_shown()
+
+    def set_cobb_source(self, source: str) -> None:
+        """Whose Cobb lines are drawn: "truth", "prediction" or "both".
+
+        Only visible layers get lines: with the truth hidden its lines go too,
+        and the prediction's are drawn instead, so lines always belong to
+        boxes on screen.
+        """
+        if source not in ("truth", "prediction", "both"):
+            raise ValueError(f"Unknown Cobb line source {source!r}.")
+        self._cobb_source = source
+        self._update_cobb_shown()
+
+    def cobb_source(self) -> str:
+        return self._cobb_source
+
+    def _update_cobb_shown(self) -> None:
+        available = [
+            s
+            for s in ("truth", "prediction")
+            if self.overlay.layer_visible(s) and self.overlay.points(s) is not None
+        ]
+        wanted = ("truth", "prediction") if self._cobb_source == "both" else (self._cobb_source,)
+        shown = [s for s in available if s in wanted] or available[:1]
+        self.cobb_overlay.set_shown(tuple(shown))
+        self.overlay.update()  # vertebra labels make way for the lines now drawn
+
+    def _label_obstacles(self) -> np.ndarray:
+        if not self.cobb_overlay.isVisible():
+            return np.empty((0, 2, 2))
+        return self.cobb_overlay.segments()
 
     def set_layer_visible(self, name: str, visible: bool) -> None:
-        """Show or hide "truth", "prediction", "labels", "cobb" or "handles"."""
+        """Show or hide "truth", "prediction", "labels", "cobb", "handles" or "uncertainty"."""
         if name not in LAYERS:
             raise ValueError(f"Unknown layer {name!r}; use one of {LAYERS}.")
         if name == "cobb":
             self.cobb_overlay.setVisible(bool(visible))
+            self.overlay.update()
         else:
             self.overlay.set_layer_visible(name, visible)
         self.overlay.set_hover(None)
+        self._update_cobb_shown()
 
     def layer_visible(self, name: str) -> bool:
         if name == "cobb":
@@ -312,6 +374,29 @@ class XrayCanvas(QWidget):
         pts = self.overlay.points(self.editable_layer()) if self.editable_layer() else None
         if pts is None or self._selection[0] >= len(pts):
             self.select(-1, -1)
+
+    # ------------------------------------------------------------------ tools
+
+    def start_picking_ends(self) -> bool:
+        """Let the next two box clicks choose a curve's end vertebrae (``endsPicked``)."""
+        return self.tools.start("ends")
+
+    def start_ruler(self) -> bool:
+        """Let the next left-drag draw a calibration line (``rulerDrawn``)."""
+        return self.tools.start("ruler")
+
+    def shown_points(self) -> np.ndarray | None:
+        """The landmarks a click refers to: the truth when shown, else the prediction."""
+        for layer in ("truth", "prediction"):
+            pts = self.overlay.points(layer)
+            if pts is not None and self.overlay.layer_visible(layer):
+                return pts
+        return None
+
+    def box_under(self, pos: QPointF) -> int:
+        """The shown vertebra whose box contains viewport ``pos`` (any layer on screen), or -1."""
+        pts = self.shown_points()
+        return -1 if pts is None else self._box_containing(pts, pos)
 
     # -------------------------------------------------------------- selection
 
@@ -384,6 +469,8 @@ class XrayCanvas(QWidget):
             ux, uy = _ARROWS[key]
             return self.nudge(ux * step, uy * step)
         if key == Qt.Key.Key_Escape:
+            if self.tools.key_escape():
+                return True
             if self._drag is not None:
                 self._cancel_drag()
             else:
@@ -396,6 +483,8 @@ class XrayCanvas(QWidget):
             return self._drag is not None
         pos = event.position()
         self.view.setFocus(Qt.FocusReason.MouseFocusReason)
+        if self.tools.press(event):
+            return True
         if event.button() == Qt.MouseButton.RightButton:
             self._drag = _Drag("levels", pos, start_levels=self._levels)
             return True
@@ -423,6 +512,8 @@ class XrayCanvas(QWidget):
     def _move(self, event: QMouseEvent) -> bool:
         pos = event.position()
         self._emit_cursor(pos)
+        if self.tools.move(event):
+            return True
         drag = self._drag
         if drag is None:
             if event.buttons() == Qt.MouseButton.NoButton:
@@ -435,6 +526,8 @@ class XrayCanvas(QWidget):
         return True
 
     def _release(self, event: QMouseEvent) -> bool:
+        if self._drag is None and self.tools.release(event):
+            return True
         drag = self._drag
         if drag is None:
             click, self._click_pos = self._click_pos, None
@@ -446,7 +539,8 @@ class XrayCanvas(QWidget):
         if event.button() != wanted:
             return True
         if drag.kind != "levels":
-            self._drag_landmarks(drag, event.position())
+            # No live Cobb here: the session measures the stored result once, right after.
+            self._drag_landmarks(drag, event.position(), live=False)
         self._drag = None
         self._hover(event.position())
         if drag.kind == "levels":
@@ -456,7 +550,7 @@ class XrayCanvas(QWidget):
             self._undo_begin(drag.started_truth)
         return True
 
-    def _drag_landmarks(self, drag: _Drag, pos: QPointF) -> None:
+    def _drag_landmarks(self, drag: _Drag, pos: QPointF, live: bool = True) -> None:
         delta = np.array(self.viewport_to_image(pos)) - drag.press_xy
         if not np.isfinite(delta).all():
             return
@@ -467,18 +561,20 @@ class XrayCanvas(QWidget):
         else:
             pts[drag.v] = drag.start + delta
         self.overlay.vertebra_moved("truth", drag.v, old)
-        self._live_cobb(pts)
+        if live:
+            self._live_cobb(pts)
 
     def _live_cobb(self, pts: np.ndarray) -> None:
         """Cobb lines follow a drag, so the angle a correction makes is seen before release.
 
-        About 0.1 ms per move; the window recomputes everything from the store on release.
+        About 0.2 ms per move; on release the session measures the stored truth once.
         """
-        if not self.layer_visible("cobb") or self._size is None:
+        if not self.layer_visible("cobb") or self._size is None or not self._names:
             return
-        result, _why = safe_cobb(pts, self._size[1])
-        if result is not None:  # else a corner sits on its partner: keep the last lines
-            self.cobb_overlay.set_cobb(result, pts)
+        curves = measure_curves(pts, self._size[1], self._names, self._reader_pairs)
+        if curves.result is not None:  # else a corner sits on its partner: keep the last lines
+            self.cobb_overlay.set_curves("truth", curves, pts)
+            self._update_cobb_shown()
 
     def _drag_levels(self, drag: _Drag, pos: QPointF) -> None:
         """Right-drag: right widens the window (less contrast), down darkens (raises the level)."""
@@ -519,7 +615,10 @@ class XrayCanvas(QWidget):
         layer = self._interactive_layer()
         if layer is None:
             return -1
-        dev = to_device(self.overlay.points(layer), self._to_viewport())
+        return self._box_containing(self.overlay.points(layer), pos)
+
+    def _box_containing(self, points: np.ndarray, pos: QPointF) -> int:
+        dev = to_device(points, self._to_viewport())
         for v, quad in enumerate(dev[:, BOX_ORDER, :]):
             if np.isfinite(quad).all():
                 polygon = QPolygonF([QPointF(x, y) for x, y in quad])

@@ -1,9 +1,12 @@
-"""Cobb angle lines on their end vertebrae, with the values written beside them.
+"""Cobb angle lines on their end vertebrae, with each curve's name and angle beside them.
 
 The angle is measured between vertebra midlines (see spinegui.core.cobb), so
-those are the lines drawn, extended past the box as a clinician would extend
-endplates on film. Each angle has its own colour AND dash pattern, so the
-three stay apart for colour-blind users and against the red/green boxes.
+those are the lines drawn, extended past the box as a clinician extends
+endplates on film. Curves are named by their apex (spinegui.core.curves) and
+coloured by region; the ground truth's lines are solid and the prediction's
+dashed, so neither colour nor dashes alone carry the meaning, and every line
+pair has its name written beside it. Labels are placed so that they sit on
+no line and on no other label (``label_layout``).
 """
 
 from __future__ import annotations
@@ -13,62 +16,106 @@ import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 
-from spinegui.core.cobb import CobbResult
+from spinegui.core.curves import Curve, CurveSet
 from spinegui.core.geometry import as_corners, midlines
+from spinegui.gui.label_layout import LabelPlacer, vertical_candidates
 from spinegui.gui.overlay import HALO_COLOR, to_device
 
-ANGLE_NAMES = ("Main", "#2", "#3")
-ANGLE_STYLES = (
-    (QColor(255, 214, 60), Qt.PenStyle.SolidLine, 2.4),
-    (QColor(80, 200, 255), Qt.PenStyle.DashDotLine, 1.8),
-    (QColor(230, 120, 255), Qt.PenStyle.DotLine, 1.8),
-)
+REGION_COLOURS = {
+    "PT": QColor(80, 200, 255),
+    "MT": QColor(255, 214, 60),
+    "TL": QColor(235, 120, 255),
+}
+SETS = ("truth", "prediction")
+LINE_WIDTH = {"truth": 2.2, "prediction": 1.8}
+MAJOR_EXTRA_WIDTH = 0.8
+PREDICTION_DASHES = [6.0, 4.0]
 LINE_EXTENSION = 1.0
 """Each midline is drawn this many of its own lengths past either end."""
-MIN_ANGLE_DEG = 0.05
-"""Below this the rule found no curve in that region: nothing to draw."""
-TEXT_GAP_PX = 14.0
-TEXT_REACH_PX = 260.0
-"""Screen pixels right of the spine that the angle texts may reach."""
+TEXT_GAP_PX = 26.0
+"""Screen pixels between the spine's right edge and a label (room for uncertainty marks)."""
+TEXT_REACH_PX = 320.0
+"""Screen pixels right of the spine that the labels may reach."""
+
+
+def label_text(by_set: dict[str, Curve]) -> str:
+    """'Main thoracic 42.1°', with the model's value beside the truth's when both are shown."""
+    truth, pred = by_set.get("truth"), by_set.get("prediction")
+    first = truth or pred
+    mark = " (reader)" if first.chosen_by_reader else ""
+    if truth is not None and pred is not None:
+        return f"{first.name}{mark} {truth.angle:.1f}° · model {pred.angle:.1f}°"
+    if truth is not None:
+        return f"{first.name}{mark} {truth.angle:.1f}°"
+    return f"{first.name}{mark} {pred.angle:.1f}° (model)"
 
 
 class CobbOverlay(pg.GraphicsObject):
-    """Draws a CobbResult over the landmarks it was computed from."""
+    """Draws the curves of the truth and/or the prediction over their landmarks."""
 
     def __init__(self) -> None:
         super().__init__()
-        self._result: CobbResult | None = None
-        self._points: np.ndarray | None = None
+        self._sets: dict[str, tuple[CurveSet, np.ndarray] | None] = dict.fromkeys(SETS)
+        self._shown: tuple[str, ...] = ("truth",)
         self._bounds = QRectF()
         self._font = QFont()
         self._font.setPixelSize(14)
         self._font.setBold(True)
+        self.drawn_labels: list[tuple[str, tuple[float, float, float, float]]] = []
+        """(text, screen rectangle) of each label at the last paint, for tests and tools."""
+        self.drawn_segments: list[tuple[float, float, float, float]] = []
         self.setZValue(20)
 
-    def set_cobb(self, result: CobbResult | None, points: np.ndarray | None) -> None:
+    # ------------------------------------------------------------------- state
+
+    def set_curves(self, which: str, curves: CurveSet | None, points) -> None:
+        """The curves of "truth" or "prediction", measured on ``points`` (None: none)."""
         self.prepareGeometryChange()
-        if result is None or points is None:
-            self._result, self._points = None, None
-            self._bounds = QRectF()
+        if curves is None or points is None or not curves.curves:
+            self._sets[which] = None
         else:
-            self._result, self._points = result, as_corners(points)
-            self._bounds = self._compute_bounds()
+            self._sets[which] = (curves, as_corners(points))
+        self._bounds = self._compute_bounds()
         self.update()
 
-    def drawn_angles(self) -> list[tuple[str, float, tuple[int, int]]]:
-        """(name, degrees, end vertebrae) of each angle actually drawn."""
-        if self._result is None:
-            return []
+    def set_shown(self, which: tuple[str, ...]) -> None:
+        """Whose lines are drawn: any of "truth", "prediction"."""
+        self.prepareGeometryChange()
+        self._shown = tuple(w for w in SETS if w in which)
+        self._bounds = self._compute_bounds()
+        self.update()
+
+    def shown(self) -> tuple[str, ...]:
+        return tuple(w for w in self._shown if self._sets[w] is not None)
+
+    def drawn_angles(self) -> list[tuple[str, str, float, tuple[int, int]]]:
+        """(set, curve name, degrees, end vertebrae) of each curve drawn."""
         out = []
-        for name, angle, (upper, lower) in zip(
-            ANGLE_NAMES, self._result.angles, self._result.pairs, strict=False
-        ):
-            if upper != lower and angle >= MIN_ANGLE_DEG:
-                out.append((name, float(angle), (int(upper), int(lower))))
+        for which in self.shown():
+            curves, _ = self._sets[which]
+            out += [(which, c.name, c.angle, (c.upper, c.lower)) for c in curves.curves]
         return out
 
+    def segments(self) -> np.ndarray:
+        """(N, 2, 2) the drawn lines in image coordinates, for other layers' text to avoid."""
+        out = []
+        for which in self.shown():
+            curves, points = self._sets[which]
+            lines = midlines(points)
+            for curve in curves.curves:
+                for v in (curve.upper, curve.lower):
+                    a, b = lines[v]
+                    d = (b - a) * LINE_EXTENSION
+                    out.append((a - d, b + d))
+        return np.asarray(out, dtype=np.float64).reshape(-1, 2, 2)
+
+    # ---------------------------------------------------------------- geometry
+
     def _compute_bounds(self) -> QRectF:
-        pts = self._points.reshape(-1, 2)
+        arrays = [self._sets[w][1].reshape(-1, 2) for w in self.shown()]
+        if not arrays:
+            return QRectF()
+        pts = np.concatenate(arrays)
         pts = pts[np.isfinite(pts).all(axis=1)]
         if pts.size == 0:
             return QRectF()
@@ -80,53 +127,94 @@ class CobbOverlay(pg.GraphicsObject):
         return QRectF(lo[0] - pad, lo[1] - pad, hi[0] - lo[0] + 2 * pad, hi[1] - lo[1] + 2 * pad)
 
     def viewTransformChanged(self) -> None:
-        if self._points is not None:
-            self.prepareGeometryChange()
-            self._bounds = self._compute_bounds()
+        self.prepareGeometryChange()
+        self._bounds = self._compute_bounds()
 
     def boundingRect(self) -> QRectF:
         return self._bounds
 
+    # ------------------------------------------------------------------- paint
+
     def paint(self, painter: QPainter, *_args) -> None:
-        if self._result is None or self._points is None:
+        self.drawn_labels, self.drawn_segments = [], []
+        shown = self.shown()
+        if not shown:
             return
         transform = painter.transform()
         painter.save()
         painter.resetTransform()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setFont(self._font)
-        lines = to_device(midlines(self._points), transform)  # (V, 2, 2)
-        right_edge = to_device(self._points, transform)[..., 0].max(axis=1)
-        drawn: set[int] = set()
-        for k, (name, angle, (upper, lower)) in enumerate(self.drawn_angles()):
-            color, style, width = ANGLE_STYLES[ANGLE_NAMES.index(name)]
-            pen = QPen(color, width, style)
-            pen.setCosmetic(True)
-            painter.setPen(pen)
-            for v in (upper, lower):
-                if v not in drawn:  # a vertebra shared by two curves keeps the first colour
-                    self._paint_extended(painter, lines[v])
-                    drawn.add(v)
-            x = float(max(right_edge[upper], right_edge[lower])) + TEXT_GAP_PX + 30.0 * (k > 0)
-            y = float((lines[upper, :, 1].mean() + lines[lower, :, 1].mean()) / 2)
-            self._paint_text(painter, QPointF(x, y), f"{name} {angle:.1f}°", color)
+        groups: dict[str, dict[str, Curve]] = {}
+        anchors: dict[str, tuple[float, float]] = {}
+        boxes = []
+        for which in shown:
+            curves, points = self._sets[which]
+            dev = to_device(points, transform)
+            boxes.append(dev)
+            lines = to_device(midlines(points), transform)  # (V, 2, 2)
+            right_edge = dev[..., 0].max(axis=1)
+            for curve in curves.curves:
+                self._paint_curve(painter, which, curve, lines)
+                groups.setdefault(curve.name, {})[which] = curve
+                if curve.name not in anchors or which == "truth":
+                    x = float(right_edge[curve.upper : curve.lower + 1].max()) + TEXT_GAP_PX
+                    y = float(
+                        (lines[curve.upper, :, 1].mean() + lines[curve.lower, :, 1].mean()) / 2
+                    )
+                    anchors[curve.name] = (x, y)
+        self._paint_labels(painter, groups, anchors, boxes)
         painter.restore()
 
-    @staticmethod
-    def _paint_extended(painter: QPainter, line: np.ndarray) -> None:
-        a, b = line
-        if not np.isfinite(line).all():
-            return
-        d = (b - a) * LINE_EXTENSION
-        p, q = a - d, b + d
-        painter.drawLine(QPointF(*p), QPointF(*q))
+    def _paint_curve(self, painter: QPainter, which: str, curve: Curve, lines) -> None:
+        pen = QPen(
+            REGION_COLOURS[curve.region], LINE_WIDTH[which] + MAJOR_EXTRA_WIDTH * curve.major
+        )
+        pen.setCosmetic(True)
+        if which == "prediction":
+            pen.setDashPattern(PREDICTION_DASHES)
+        painter.setPen(pen)
+        for v in (curve.upper, curve.lower):
+            a, b = lines[v]
+            if not np.isfinite(lines[v]).all():
+                continue
+            d = (b - a) * LINE_EXTENSION
+            p, q = a - d, b + d
+            painter.drawLine(QPointF(*p), QPointF(*q))
+            self.drawn_segments.append((float(p[0]), float(p[1]), float(q[0]), float(q[1])))
+
+    def _paint_labels(self, painter: QPainter, groups, anchors, boxes) -> None:
+        """Largest curve first, so it gets its preferred place."""
+        segments = list(self.drawn_segments)
+        for dev in boxes:  # the boxes' edges too: text never covers bone outlines
+            quad = dev[:, (0, 1, 3, 2), :]
+            for k in range(4):
+                a, b = quad[:, k], quad[:, (k + 1) % 4]
+                ok = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
+                segments += [
+                    (*map(float, p), *map(float, q)) for p, q in zip(a[ok], b[ok], strict=True)
+                ]
+        placer = LabelPlacer(segments)
+        metrics = painter.fontMetrics()
+        order = sorted(groups, key=lambda n: -max(c.angle for c in groups[n].values()))
+        for name in order:
+            by_set = groups[name]
+            text = label_text(by_set)
+            width, height = metrics.horizontalAdvance(text) + 4, metrics.height()
+            x, y = anchors[name]
+            rect = placer.place(vertical_candidates(x, y, width, height, steps=8))
+            if rect is None:
+                continue
+            colour = REGION_COLOURS[next(iter(by_set.values())).region]
+            self._paint_text(painter, rect, text, colour)
+            self.drawn_labels.append((text, rect))
 
     @staticmethod
-    def _paint_text(painter: QPainter, at: QPointF, text: str, color: QColor) -> None:
-        metrics = painter.fontMetrics()
-        base = QPointF(at.x(), at.y() + metrics.ascent() / 2 - 1)
+    def _paint_text(painter: QPainter, rect, text: str, color: QColor) -> None:
+        box = QRectF(rect[0], rect[1], rect[2] - rect[0], rect[3] - rect[1])
+        flags = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
         painter.setPen(HALO_COLOR)
         for dx, dy in ((-1, 0), (1, 0), (0, -1), (0, 1), (1, 1), (-1, -1)):
-            painter.drawText(base + QPointF(dx, dy), text)
+            painter.drawText(box.translated(dx, dy), flags, text)
         painter.setPen(color)
-        painter.drawText(base, text)
+        painter.drawText(box, flags, text)

@@ -21,7 +21,6 @@ from spinegui.core.store import Project
 from spinegui.core.templates import TEMPLATES
 from spinegui.gui import importing
 from spinegui.gui.dialogs import show_error
-from spinegui.gui.inspector import COBB_NAMES
 from spinegui.gui.report import ReportInfo, export_pdf, export_png
 
 IMAGE_FILTER = (
@@ -123,7 +122,7 @@ class FileActionsMixin:
             return False
         return self.open_project(folder)
 
-    def _fill_recent_menu(self) -> None:
+    def fill_recent_menu(self) -> None:
         self.recent_menu.clear()
         recent = self.settings.recent_projects()
         for folder in recent:
@@ -225,12 +224,12 @@ class FileActionsMixin:
         self.settings.set_last_folder(Path(path).parent)
         return Path(path)
 
-    def choose_export_png(self) -> None:
+    def choose_export_png(self, full: bool = False) -> None:
         path = self._ask_export_path(
-            "Export the view as PNG", "_annotated.png", "PNG image (*.png)"
+            "Export the image as PNG", "_annotated.png", "PNG image (*.png)"
         )
         if path:
-            self.export_png(path)
+            self.export_png(path, full=full)
 
     def choose_export_pdf(self) -> None:
         path = self._ask_export_path(
@@ -239,7 +238,7 @@ class FileActionsMixin:
         if path:
             self.export_pdf(path)
 
-    def export_png(self, path: Path) -> Path | None:
+    def export_png(self, path: Path, full: bool = False) -> Path | None:
         try:
             out = export_png(self.canvas, path)
         except SpineguiError as exc:
@@ -258,13 +257,11 @@ class FileActionsMixin:
         return out
 
     def report_info(self) -> ReportInfo:
-        rec = self.project.image(self.current_id)
-        has_truth = self.project.ground_truth(self.current_id) is not None
-        column = 1 if has_truth else 2
-        cobb = [
-            (name, cells[column])
-            for name, cells in zip(COBB_NAMES, self.inspector.cobb_text(), strict=True)
-        ]
+        rec = self.session.state.record
+        m = self.session.measurement()
+        has_truth = self.session.state.truth is not None
+        cobb = [(row.name, (row.truth if has_truth else row.prediction)) for row in m.rows]
+        cobb = [(name, c.describe(m.names)) for name, c in cobb if c is not None]
         model = self.project.active_model()
         return ReportInfo(
             image_name=rec.path.name,

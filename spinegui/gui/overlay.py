@@ -7,7 +7,14 @@ painter's transform once per paint, then lines, handles and text are drawn
 untransformed, so widths, handle sizes and fonts stay the same at any zoom.
 
 Ground truth is green and solid, the prediction red and dashed, so the two
-differ in more than hue for colour-blind users.
+differ in more than hue for colour-blind users. Handles are hollow squares and
+the centre handle an unfilled ring: nothing covers the corner or the endplate
+being judged. The model's uncertainty is its own layer, drawn beside each
+predicted vertebra (off the bone), as a mark whose size and colour both grow
+with the uncertainty.
+
+Vertebra labels sit left of their box; a label that would cross a Cobb line
+or another label moves up or down, or is left out (the panel lists them all).
 """
 
 from __future__ import annotations
@@ -18,8 +25,9 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPolygonF, QTransform
 
 from spinegui.core.geometry import BOX_ORDER
+from spinegui.gui.label_layout import LabelPlacer, vertical_candidates
 
-LAYERS = ("truth", "prediction", "labels", "cobb", "handles")
+LAYERS = ("truth", "prediction", "labels", "cobb", "handles", "uncertainty")
 """Layer names the canvas can show or hide (``cobb`` is drawn by CobbOverlay)."""
 
 TRUTH_COLOR = QColor(60, 220, 90)
@@ -35,6 +43,17 @@ HANDLE_SIZE = 7.0
 CENTRE_HANDLE_SIZE = 8.0
 LABEL_GAP = 8.0
 PAINT_MARGIN_PX = 70.0
+UNCERTAINTY_GAP_PX = 10.0
+"""Screen pixels between a predicted box's right edge and its uncertainty mark."""
+UNCERTAINTY_LEVELS = (
+    (0.075, 3.0, QColor(120, 200, 255)),
+    (0.15, 5.0, QColor(255, 170, 40)),
+    (float("inf"), 7.5, QColor(255, 60, 200)),
+)
+"""(spread as a share of the vertebra's width up to, mark radius px, colour): low, some, high.
+
+The top band starts where a prediction error is flagged as large (see
+``spinegui.core.review.measurement.LARGE_ERROR_FRACTION``)."""
 """Screen pixels around the landmarks that labels and handles may reach."""
 
 
@@ -98,6 +117,11 @@ class LandmarkOverlay(pg.GraphicsObject):
         self._font = QFont()
         self._font.setPixelSize(12)
         self._font.setBold(True)
+        self._avoid = lambda: []
+        self.drawn_labels: list[tuple[str, tuple[float, float, float, float]]] = []
+        """(text, screen rectangle) of each vertebra label at the last paint."""
+        self.uncertainty_marks: list[tuple[int, float, float, float]] = []
+        """(vertebra, x, y, radius) in screen pixels of each uncertainty mark at the last paint."""
         self.setZValue(10)
 
     # ------------------------------------------------------------------ state
@@ -113,6 +137,11 @@ class LandmarkOverlay(pg.GraphicsObject):
 
     def set_spread(self, spread: np.ndarray | None) -> None:
         self._spread = None if spread is None else np.asarray(spread, dtype=np.float64)
+        self.update()
+
+    def set_avoid(self, segments) -> None:
+        """A function giving (N, 2, 2) image-space line segments labels must not cross."""
+        self._avoid = segments
         self.update()
 
     def set_labels(self, names) -> None:
@@ -208,11 +237,14 @@ class LandmarkOverlay(pg.GraphicsObject):
             if pts is None or not self._visible[layer]:
                 continue
             dev = to_device(pts, transform)
-            if layer == "prediction" and self._spread is not None:
-                self._paint_spread(painter, dev, pts, transform)
             self._paint_boxes(painter, dev, color, dashed, layer == self._handles_on)
             if layer == self._handles_on and self._visible["handles"]:
                 self._paint_handles(painter, dev, color)
+        self.uncertainty_marks = []
+        shown = self._visible["uncertainty"] and self._spread is not None
+        if shown and self._points["prediction"] is not None:
+            self._paint_uncertainty(painter, transform)
+        self.drawn_labels = []
         if self._visible["labels"] and self._labels:
             self._paint_labels(painter, transform)
         painter.restore()
@@ -228,10 +260,12 @@ class LandmarkOverlay(pg.GraphicsObject):
             painter.drawPolygon(QPolygonF([QPointF(x, y) for x, y in quad]))
 
     def _paint_handles(self, painter, dev, color) -> None:
+        """Hollow squares: the corner under the handle stays visible; the chosen one is filled."""
         sel_v, sel_c = self._selection
         half = HANDLE_SIZE / 2
-        outline = _pen(QColor(0, 0, 0, 180), 1.0)
-        fill = QBrush(color)
+        halo = _pen(QColor(0, 0, 0, 170), 3.6)
+        ring = _pen(color, 1.8)
+        hover_ring = _pen(QColor(Qt.GlobalColor.white), 2.0)
         for v, corners in enumerate(dev):
             for c, (x, y) in enumerate(corners):
                 if not (np.isfinite(x) and np.isfinite(y)):
@@ -239,12 +273,13 @@ class LandmarkOverlay(pg.GraphicsObject):
                 chosen = (v, c) == (sel_v, sel_c)
                 hovered = self._hover == (v, c)
                 grow = 2.0 if (chosen or hovered) else 0.0
-                painter.setPen(outline)
-                painter.setBrush(QBrush(SELECTED_COLOR) if chosen else fill)
-                if hovered and not chosen:
-                    painter.setBrush(QBrush(Qt.GlobalColor.white))
                 side = 2 * (half + grow)
-                painter.drawRect(QRectF(x - half - grow, y - half - grow, side, side))
+                square = QRectF(x - half - grow, y - half - grow, side, side)
+                painter.setBrush(QBrush(SELECTED_COLOR) if chosen else Qt.BrushStyle.NoBrush)
+                painter.setPen(halo)
+                painter.drawRect(square)
+                painter.setPen(hover_ring if hovered and not chosen else ring)
+                painter.drawRect(square)
             centre = corners.mean(axis=0)
             if np.isfinite(centre).all():
                 self._paint_centre_handle(painter, centre, v, color)
@@ -256,32 +291,45 @@ class LandmarkOverlay(pg.GraphicsObject):
         r = CENTRE_HANDLE_SIZE / 2 + (1.5 if (chosen or hovered) else 0.0)
         ring = SELECTED_COLOR if chosen else (QColor(Qt.GlobalColor.white) if hovered else color)
         x, y = float(centre[0]), float(centre[1])
-        painter.setBrush(QBrush(QColor(0, 0, 0, 110)))
+        painter.setBrush(Qt.BrushStyle.NoBrush)  # no fill: the bone stays visible through it
         painter.setPen(_pen(ring, 1.6))
         painter.drawEllipse(QPointF(x, y), r, r)
         painter.drawLine(QPointF(x - r + 2, y), QPointF(x + r - 2, y))
         painter.drawLine(QPointF(x, y - r + 2), QPointF(x, y + r - 2))
 
-    def _paint_spread(self, painter, dev, pts, transform) -> None:
-        """One faint circle per predicted corner, radius = the model's spread (image px)."""
-        scale = float(np.hypot(transform.m11(), transform.m12()))
-        color = QColor(PREDICTION_COLOR)
-        color.setAlpha(60)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(QBrush(color))
-        for (x, y), s in zip(dev.reshape(-1, 2), self._spread.reshape(-1), strict=False):
-            r = s * scale
-            if np.isfinite(x) and np.isfinite(y) and np.isfinite(r) and r >= 1.0:
-                painter.drawEllipse(QPointF(x, y), r, r)
+    def _paint_uncertainty(self, painter, transform) -> None:
+        """A mark right of each predicted box: bigger and warmer the less sure the model is."""
+        pts = self._points["prediction"]
+        dev = to_device(pts, transform)
+        width = (np.hypot(*(pts[:, 1] - pts[:, 0]).T) + np.hypot(*(pts[:, 3] - pts[:, 2]).T)) / 2
+        share = self._spread.mean(axis=1) / np.where(width > 0, width, np.nan)
+        right = (dev[:, 1] + dev[:, 3]) / 2  # TR, BR: the right edge's middle
+        outline = _pen(QColor(0, 0, 0, 200), 1.2)
+        for v, ((x, y), value) in enumerate(zip(right, share, strict=True)):
+            if not (np.isfinite(x) and np.isfinite(y) and np.isfinite(value)):
+                continue
+            radius, colour = next((r, c) for top, r, c in UNCERTAINTY_LEVELS if value <= top)
+            cx = float(max(dev[v, 1, 0], dev[v, 3, 0])) + UNCERTAINTY_GAP_PX + radius
+            painter.setPen(outline)
+            painter.setBrush(QBrush(colour))
+            painter.drawEllipse(QPointF(cx, float(y)), radius, radius)
+            self.uncertainty_marks.append((v, cx, float(y), radius))
 
     def _paint_labels(self, painter, transform) -> None:
-        """Names left of each box, from the truth when shown (it is what users edit)."""
+        """Names left of each box, from the truth when shown (it is what users edit).
+
+        Placed off the Cobb lines and off each other: moved up or down by a
+        label height when needed, left out when no place is free.
+        """
         truth, pred = self._points["truth"], self._points["prediction"]
         pts = truth if truth is not None and self._visible["truth"] else pred
         if pts is None:
             return
         dev = to_device(pts, transform)
         left_mid = (dev[:, 0] + dev[:, 2]) / 2  # TL, BL
+        avoid = np.asarray(self._avoid(), dtype=np.float64).reshape(-1, 2, 2)
+        segments = to_device(avoid, transform).reshape(-1, 4) if avoid.size else []
+        placer = LabelPlacer([tuple(map(float, s)) for s in segments])
         painter.setFont(self._font)
         metrics = painter.fontMetrics()
         height = metrics.height()
@@ -290,9 +338,15 @@ class LandmarkOverlay(pg.GraphicsObject):
                 continue
             text = self._labels[v]
             width = metrics.horizontalAdvance(text) + 2
-            rect = QRectF(x - LABEL_GAP - width, y - height / 2, width, height)
+            left = float(x) - LABEL_GAP - width
+            rect = placer.place(vertical_candidates(left, float(y), width, height, steps=1))
+            if rect is None:
+                continue
+            box = QRectF(rect[0], rect[1], rect[2] - rect[0], rect[3] - rect[1])
+            flags = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
             painter.setPen(HALO_COLOR)
             for dx, dy in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-                painter.drawText(rect.translated(dx, dy), Qt.AlignmentFlag.AlignRight, text)
+                painter.drawText(box.translated(dx, dy), flags, text)
             painter.setPen(LABEL_COLOR)
-            painter.drawText(rect, Qt.AlignmentFlag.AlignRight, text)
+            painter.drawText(box, flags, text)
+            self.drawn_labels.append((text, rect))

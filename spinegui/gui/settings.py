@@ -71,6 +71,14 @@ class Settings:
     def set_layer_visible(self, name: str, visible: bool) -> None:
         self.q.setValue(f"layers/{name}", bool(visible))
 
+    def cobb_source(self) -> str:
+        """Whose Cobb lines are drawn: "truth", "prediction" or "both"."""
+        value = str(self.q.value("view/cobb_lines", "truth"))
+        return value if value in ("truth", "prediction", "both") else "truth"
+
+    def set_cobb_source(self, source: str) -> None:
+        self.q.setValue("view/cobb_lines", source)
+
     # ------------------------------------------------------------------- dialogs
 
     def last_folder(self) -> str:

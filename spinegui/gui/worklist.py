@@ -1,17 +1,16 @@
-"""The list of a project's X-rays with their review status, filter and sort.
+"""The list of a project's X-rays: status, main Cobb angle, uncertainty; filter and sort.
 
-Filtering and sorting are plain functions over ``WorklistEntry`` values
-(``arrange``), so "doubtful images first" is tested without widgets and the
-next/previous keys follow exactly the order the user sees.
+The rows and their order come from a ``Worklist`` (spinegui.core.review),
+shared with the review session, so next/previous follow exactly what this
+list shows. Clicking a column header sorts by it (again: the other way
+round); long file names are shortened in the middle, where names of one
+series differ least.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, replace
-
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -24,70 +23,22 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-STATUS_LABELS = {"not_started": "Not started", "in_review": "In review", "reviewed": "Reviewed"}
+from spinegui.core.review.worklist import (
+    FILTERS,
+    SORTS,
+    STATUS_LABELS,
+    Worklist,
+    WorklistEntry,
+    arrange,
+    mean_spread,
+)
+
+__all__ = ["WorklistEntry", "WorklistPanel", "arrange", "mean_spread"]
+
 STATUS_COLOURS = {"not_started": "#9e9e9e", "in_review": "#f0a30a", "reviewed": "#2e9d3a"}
-
-FILTERS = {
-    "all": "All images",
-    "todo": "Still to review",
-    "not_started": "Not started",
-    "in_review": "In review",
-    "reviewed": "Reviewed",
-}
-SORTS = {
-    "order": "Project order",
-    "uncertainty": "Most uncertain first",
-    "name": "File name",
-    "status": "Review status",
-}
-COLUMNS = ("#", "Image", "Status", "Truth", "Uncertainty")
-
-
-@dataclass(frozen=True)
-class WorklistEntry:
-    """One row: what the user needs to decide which X-ray to look at next."""
-
-    image_id: int
-    name: str
-    status: str
-    has_truth: bool
-    uncertainty: float | None = None
-    """Mean test-time-augmentation spread of the active model's prediction, px."""
-    has_prediction: bool = False
-
-
-def arrange(
-    entries: list[WorklistEntry], filter_key: str = "all", text: str = "", sort_key: str = "order"
-) -> list[WorklistEntry]:
-    """The rows to show, in the order to show them."""
-    needle = text.strip().lower()
-    rows = [e for e in entries if _passes(e, filter_key) and needle in e.name.lower()]
-    if sort_key == "uncertainty":
-        # Unknown uncertainty last: an image without a prediction is no reason for doubt.
-        rows.sort(key=lambda e: (e.uncertainty is None, -(e.uncertainty or 0.0), e.image_id))
-    elif sort_key == "name":
-        rows.sort(key=lambda e: (e.name.lower(), e.image_id))
-    elif sort_key == "status":
-        order = {s: i for i, s in enumerate(STATUS_LABELS)}
-        rows.sort(key=lambda e: (order.get(e.status, 9), e.image_id))
-    else:
-        rows.sort(key=lambda e: e.image_id)
-    return rows
-
-
-def _passes(entry: WorklistEntry, filter_key: str) -> bool:
-    if filter_key == "all":
-        return True
-    if filter_key == "todo":
-        return entry.status != "reviewed"
-    return entry.status == filter_key
-
-
-def mean_spread(spread) -> float | None:
-    if spread is None:
-        return None
-    value = float(spread.mean())
-    return value if math.isfinite(value) else None
+COLUMNS = ("#", "Image", "Status", "Truth", "Main Cobb", "Uncertainty")
+COLUMN_SORTS = ("order", "name", "status", None, "cobb", "uncertainty")
+"""The sort a click on each column header chooses (None: that column does not sort)."""
 
 
 def _status_icon(status: str) -> QIcon:
@@ -145,8 +96,12 @@ class WorklistModel(QAbstractTableModel):
             return self._tooltip(e)
         if role == Qt.ItemDataRole.UserRole:
             return e.image_id
-        if role == Qt.ItemDataRole.TextAlignmentRole and col in (0, 4):
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (0, 4, 5):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.FontRole and col == 4 and e.main_cobb_from == "prediction":
+            font = QFont()
+            font.setItalic(True)
+            return font
         return None
 
     @staticmethod
@@ -159,6 +114,12 @@ class WorklistModel(QAbstractTableModel):
             return STATUS_LABELS.get(e.status, e.status)
         if col == 3:
             return "yes" if e.has_truth else "—"
+        if col == 4:
+            if e.main_cobb is None:
+                return ""
+            # Brackets (and italics): measured on the model's boxes, not yet on a reader's.
+            text = f"{e.main_cobb:.1f}°"
+            return text if e.main_cobb_from == "truth" else f"({text})"
         if e.uncertainty is None:
             return "" if not e.has_prediction else "n/a"
         return f"{e.uncertainty:.1f} px"
@@ -173,7 +134,13 @@ class WorklistModel(QAbstractTableModel):
             if e.uncertainty is None
             else f"model uncertainty {e.uncertainty:.1f} px"
         )
-        return f"{e.name}\n{STATUS_LABELS.get(e.status, e.status)}, {truth}, {doubt}"
+        cobb = (
+            "no Cobb angle yet"
+            if e.main_cobb is None
+            else f"largest Cobb angle {e.main_cobb:.1f}° on the "
+            + ("ground truth" if e.main_cobb_from == "truth" else "model's prediction")
+        )
+        return f"{e.name}\n{STATUS_LABELS.get(e.status, e.status)}, {truth}, {cobb}, {doubt}"
 
 
 _HEADER_TIPS = (
@@ -181,6 +148,8 @@ _HEADER_TIPS = (
     "File name of the X-ray",
     "Review status: not started, in review (edited), reviewed (signed off)",
     "Whether the image has ground-truth landmarks (green boxes)",
+    "The largest Cobb angle, measured on the ground truth; in brackets when only the model's "
+    "prediction has been measured. Click to sort by it.",
     "How unsure the model is: mean spread of its corners under test-time augmentation, in "
     "pixels. Sort by it to review doubtful images first.",
 )
@@ -191,9 +160,9 @@ class WorklistPanel(QWidget):
 
     imageSelected = Signal(int)
 
-    def __init__(self, parent=None) -> None:
+    def __init__(self, worklist: Worklist | None = None, parent=None) -> None:
         super().__init__(parent)
-        self._entries: dict[int, WorklistEntry] = {}
+        self.worklist = worklist if worklist is not None else Worklist()
         self._current: int | None = None
         self._quiet = False
 
@@ -206,7 +175,8 @@ class WorklistPanel(QWidget):
             self.sort_box.addItem(label, key)
         self.sort_box.setToolTip(
             "Order of the list. 'Most uncertain first' puts the images the model is least "
-            "sure about at the top, so they get reviewed first."
+            "sure about at the top, so they get reviewed first. Clicking a column header "
+            "sorts by that column; clicking it again reverses the order."
         )
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search file names…")
@@ -219,12 +189,17 @@ class WorklistPanel(QWidget):
         self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.view.setWordWrap(False)
         self.view.verticalHeader().hide()
         self.view.setAlternatingRowColors(True)
         self.view.setIconSize(QSize(12, 12))
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setSectionsClickable(True)
+        header.setSortIndicatorShown(True)
+        header.sectionClicked.connect(self._header_clicked)
         self.view.setColumnHidden(0, True)  # ids mean nothing to clinicians; the tooltip has it
         self.setMinimumWidth(280)
         self.view.setToolTip("Click an image to open it. PgDown / PgUp: next / previous image.")
@@ -241,41 +216,84 @@ class WorklistPanel(QWidget):
         layout.addWidget(self.view, 1)
         layout.addWidget(self.counts)
 
-        self.filter_box.currentIndexChanged.connect(self._rearrange)
-        self.sort_box.currentIndexChanged.connect(self._rearrange)
-        self.search.textChanged.connect(self._rearrange)
+        self.filter_box.currentIndexChanged.connect(self._view_changed)
+        self.sort_box.currentIndexChanged.connect(self._view_changed)
+        self.search.textChanged.connect(self._view_changed)
         self.view.selectionModel().currentRowChanged.connect(self._row_changed)
+        self._view_changed()
 
     # ------------------------------------------------------------------ content
 
     def set_entries(self, entries: list[WorklistEntry]) -> None:
-        self._entries = {e.image_id: e for e in entries}
-        self._rearrange()
+        self.worklist.set_entries(entries)
+        self.refresh()
 
     def update_entry(self, image_id: int, **changes) -> None:
-        if image_id in self._entries:
-            self._entries[image_id] = replace(self._entries[image_id], **changes)
-            self._rearrange()
+        self.worklist.update(image_id, **changes)
+        self.refresh()
 
     def entry(self, image_id: int) -> WorklistEntry | None:
-        return self._entries.get(image_id)
+        return self.worklist.entries.get(image_id)
 
     def entries(self) -> list[WorklistEntry]:
-        return list(self._entries.values())
+        return list(self.worklist.entries.values())
 
     def visible_ids(self) -> list[int]:
-        return [e.image_id for e in self.model.rows]
+        return self.worklist.visible_ids()
+
+    def refresh(self) -> None:
+        """Show the worklist's rows as they are now (after entries or the view changed)."""
+        rows = self.worklist.rows()
+        self._quiet = True
+        try:
+            if rows != self.model.rows:
+                self.model.set_rows(rows)
+            self._highlight()
+        finally:
+            self._quiet = False
+        entries = self.worklist.entries
+        done = sum(e.status == "reviewed" for e in entries.values())
+        self.counts.setText(
+            f"{len(rows)} shown of {len(entries)} · {done} reviewed"
+            if entries
+            else "No images yet: drop X-rays here or use File > Add X-ray files."
+        )
 
     # ---------------------------------------------------------- filter and sort
 
     def set_filter(self, key: str) -> None:
         self.filter_box.setCurrentIndex(max(0, self.filter_box.findData(key)))
 
-    def set_sort(self, key: str) -> None:
-        self.sort_box.setCurrentIndex(max(0, self.sort_box.findData(key)))
+    def set_sort(self, key: str, reverse: bool = False) -> None:
+        self.worklist.set_view(reverse=reverse)
+        index = max(0, self.sort_box.findData(key))
+        if index == self.sort_box.currentIndex():
+            self._view_changed()
+        else:
+            self.sort_box.setCurrentIndex(index)
 
     def sort_key(self) -> str:
         return self.sort_box.currentData()
+
+    def _header_clicked(self, column: int) -> None:
+        key = COLUMN_SORTS[column]
+        if key is None:
+            return
+        again = key == self.worklist.sort_key
+        self.set_sort(key, reverse=again and not self.worklist.reverse)
+
+    def _view_changed(self, *_args) -> None:
+        self.worklist.set_view(
+            filter_key=self.filter_box.currentData() or "all",
+            text=self.search.text(),
+            sort_key=self.sort_box.currentData() or "order",
+        )
+        column = COLUMN_SORTS.index(self.worklist.sort_key)
+        ascending = (column in (0, 1, 2)) != self.worklist.reverse  # A-Z; angles largest first
+        self.view.horizontalHeader().setSortIndicator(
+            column, Qt.SortOrder.AscendingOrder if ascending else Qt.SortOrder.DescendingOrder
+        )
+        self.refresh()
 
     # --------------------------------------------------------------- selection
 
@@ -289,35 +307,9 @@ class WorklistPanel(QWidget):
 
     def neighbour(self, step: int) -> int | None:
         """The image ``step`` rows away from the current one in the visible order."""
-        ids = self.visible_ids()
-        if not ids:
-            return None
-        if self._current not in ids:
-            return ids[0] if step > 0 else ids[-1]
-        i = ids.index(self._current) + step
-        return ids[i] if 0 <= i < len(ids) else None
+        return self.worklist.neighbour(self._current, step)
 
     # ------------------------------------------------------------------ private
-
-    def _rearrange(self) -> None:
-        rows = arrange(
-            list(self._entries.values()),
-            self.filter_box.currentData() or "all",
-            self.search.text(),
-            self.sort_box.currentData() or "order",
-        )
-        self._quiet = True
-        try:
-            self.model.set_rows(rows)
-            self._highlight()
-        finally:
-            self._quiet = False
-        done = sum(e.status == "reviewed" for e in self._entries.values())
-        self.counts.setText(
-            f"{len(rows)} shown of {len(self._entries)} · {done} reviewed"
-            if self._entries
-            else "No images yet: drop X-rays here or use File > Add images."
-        )
 
     def _highlight(self) -> None:
         was_quiet, self._quiet = self._quiet, True

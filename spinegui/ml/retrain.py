@@ -212,7 +212,9 @@ def compare_on_validation(
                     )
                 data = reload(predictor.network_preset()).select_ids(val_set.ids)
             sizes = [(s.width, s.height) for s in data.samples]
-            preds = predictor.predict_resized(data.images(), sizes)
+            # With the mirrored image, as the review window predicts: the figures a reader
+            # compares are those of the boxes they would see.
+            preds = predictor.predict_resized(data.images(), sizes, tta=True)
             pred_px = np.stack([p.landmarks for p in preds])
             true_px = np.stack([s.landmarks for s in data.samples])
             fig = figures(

@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QMessageBox
 
 
 @pytest.fixture(scope="session")
@@ -67,3 +68,47 @@ def make_inference_service(qapp):
 def inference_service(make_inference_service):
     """An InferenceService on the CPU with no model loaded yet."""
     return make_inference_service(device="cpu")
+
+
+@pytest.fixture
+def make_window(qtbot, tmp_path, make_inference_service):
+    made = []
+
+    def make(settings_file: str = "settings.ini"):
+        from spinegui.gui.main_window import MainWindow
+        from spinegui.gui.settings import Settings
+
+        service = make_inference_service(device="cpu")
+        window = MainWindow(
+            Settings.at(tmp_path / settings_file), inference=service, inbox=tmp_path / "inbox"
+        )
+        qtbot.addWidget(window)
+        window.resize(1200, 800)
+        window.show()
+        qtbot.waitExposed(window)
+        window.activateWindow()
+        made.append(window)
+        return window
+
+    yield make
+    for window in made:
+        window.close()
+        assert not window.inference.is_running
+
+
+@pytest.fixture
+def window(make_window):
+    return make_window()
+
+
+@pytest.fixture
+def no_dialogs(monkeypatch):
+    """Record message boxes instead of blocking on them."""
+    shown = []
+
+    def fake_exec(box):
+        shown.append((box.text(), box.informativeText()))
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "exec", fake_exec)
+    return shown

@@ -12,13 +12,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PySide6.QtCore import QPoint, QPointF, Qt
-from PySide6.QtGui import QUndoStack
 from PySide6.QtTest import QTest
 
 from spinegui.core.cobb import cobb_angles
+from spinegui.core.curves import measure_curves
+from spinegui.core.review import ReviewSession
 from spinegui.core.store import Project
+from spinegui.core.templates import get_template
 from spinegui.gui.canvas import GRAB_RADIUS_PX, XrayCanvas
-from spinegui.gui.editing import EditController, connect_canvas
+from spinegui.gui.editing import connect_canvas
 
 V = 18
 
@@ -76,31 +78,50 @@ def image_delta(canvas: XrayCanvas, start: QPoint, end: QPoint) -> np.ndarray:
     return b - a
 
 
+def blank_xray(path, width: int = 500, height: int = 1000, grey: int = 0):
+    """A flat PNG of the test spine's size: what the session loads and the canvas shows."""
+    import cv2
+
+    cv2.imwrite(str(path), np.full((height, width), grey, np.uint8))
+    return path
+
+
 @pytest.fixture
 def project(tmp_path):
+    from spinegui.core.imageio import file_sha256
+
     proj = Project.create(tmp_path / "proj", "C7-L5")
-    image_id = proj.add_image(tmp_path / "x.png", width=500, height=1000, sha256="a" * 64)
+    path = blank_xray(tmp_path / "x.png")
+    image_id = proj.add_image(path, width=500, height=1000, sha256=file_sha256(path))
     proj.add_model("m1", tmp_path / "m1.safetensors")
     proj.set_active_model("m1")
     yield proj, image_id
     proj.close()
 
 
+def wire(qtbot, proj, image_id, on_error=None) -> tuple[XrayCanvas, ReviewSession]:
+    """A canvas on a review session showing ``image_id``, wired as the window wires it."""
+    canvas = make_canvas(qtbot)
+    session = ReviewSession()
+    connect_canvas(canvas, session, on_error=on_error)
+    session.project = proj  # the fixture owns the project; open() would take it over
+    session.refresh_entries()
+    session.show(image_id)
+    return canvas, session
+
+
 @pytest.fixture
 def wired(qtbot, project):
-    """Canvas + controller + real project, connected as the main window connects them."""
+    """Canvas + review session + real project, connected as the main window connects them."""
     proj, image_id = project
 
     def build(truth=None, prediction=None):
-        canvas = make_canvas(qtbot, truth, prediction)
         if truth is not None:
             proj.set_ground_truth(image_id, truth, "import", "import")
         if prediction is not None:
             proj.set_prediction(image_id, "m1", prediction)
-        stack = QUndoStack()
-        controller = EditController(proj, stack)
-        connect_canvas(canvas, controller, lambda: image_id)
-        return canvas, controller, stack
+        canvas, session = wire(qtbot, proj, image_id)
+        return canvas, session
 
     return proj, image_id, build
 
@@ -163,7 +184,7 @@ def test_dragging_empty_image_pans_instead_of_editing(qtbot):
 def test_store_holds_the_drag_and_undo_redo_restore_it(wired):
     proj, image_id, build = wired
     truth = spine()
-    canvas, _, stack = build(truth=truth)
+    canvas, session = build(truth=truth)
     canvas.set_zoom(4.0, tuple(truth[10, 0]))
     start = viewport_point(canvas, *truth[10, 0])
     end = start + QPoint(-12, 9)
@@ -171,21 +192,21 @@ def test_store_holds_the_drag_and_undo_redo_restore_it(wired):
     expected = truth[10, 0] + image_delta(canvas, start, end)
 
     np.testing.assert_allclose(proj.ground_truth(image_id)[10, 0], expected, atol=1e-6)
-    assert stack.count() == 1
-    stack.undo()
+    assert len(session.history.entries) == 1
+    session.undo()
     np.testing.assert_array_equal(proj.ground_truth(image_id), truth)
     np.testing.assert_array_equal(canvas.ground_truth(), truth)  # the view follows the store
-    stack.redo()
+    session.redo()
     np.testing.assert_allclose(proj.ground_truth(image_id)[10, 0], expected, atol=1e-6)
     np.testing.assert_allclose(canvas.ground_truth()[10, 0], expected, atol=1e-6)
     kinds = [e.kind for e in proj.history(image_id)]
-    assert kinds[-3:] == ["move_corner", "move_corner", "move_corner"]  # do, undo, redo
+    assert kinds.count("move_corner") == 3  # do, undo, redo
 
 
 def test_dragging_the_centre_moves_all_four_corners(wired):
     proj, image_id, build = wired
     truth = spine()
-    canvas, _, stack = build(truth=truth)
+    canvas, session = build(truth=truth)
     centre = truth[5].mean(axis=0)
     start = viewport_point(canvas, *centre)
     end = start + QPoint(30, 12)
@@ -196,14 +217,14 @@ def test_dragging_the_centre_moves_all_four_corners(wired):
     np.testing.assert_allclose(stored[5], truth[5] + shift, atol=1e-6)
     np.testing.assert_array_equal(np.delete(stored, 5, axis=0), np.delete(truth, 5, axis=0))
     assert canvas.selection() == (5, -1)
-    stack.undo()
+    session.undo()
     np.testing.assert_array_equal(proj.ground_truth(image_id), truth)
 
 
 def test_drag_without_truth_starts_it_from_prediction_and_one_undo_removes_both(wired):
     proj, image_id, build = wired
     pred = spine(offset=5.0)
-    canvas, _, stack = build(prediction=pred)
+    canvas, session = build(prediction=pred)
     assert canvas.editable_layer() == "prediction"
     start = viewport_point(canvas, *pred[2, 1])
     end = start + QPoint(15, 0)
@@ -215,27 +236,27 @@ def test_drag_without_truth_starts_it_from_prediction_and_one_undo_removes_both(
     np.testing.assert_allclose(stored, expected, atol=1e-6)
     np.testing.assert_array_equal(canvas.prediction(), pred)  # the red boxes stay the model's
     assert canvas.editable_layer() == "truth"
-    assert stack.count() == 1
+    assert len(session.history.entries) == 1
 
-    stack.undo()
+    session.undo()
     assert proj.ground_truth(image_id) is None
     assert not proj.image(image_id).has_ground_truth
     assert canvas.ground_truth() is None
     assert canvas.editable_layer() == "prediction"
-    stack.redo()
+    session.redo()
     np.testing.assert_allclose(proj.ground_truth(image_id), expected, atol=1e-6)
 
 
 def test_click_without_moving_changes_nothing(wired):
     proj, image_id, build = wired
     pred = spine()
-    canvas, _, stack = build(prediction=pred)
+    canvas, session = build(prediction=pred)
     p = viewport_point(canvas, *pred[4, 0])
     QTest.mouseClick(canvas.view.viewport(), Qt.MouseButton.LeftButton, pos=p)
     assert canvas.selection() == (4, 0)
     assert canvas.ground_truth() is None  # a click is not an edit
     assert proj.ground_truth(image_id) is None
-    assert stack.count() == 0
+    assert session.history.entries == []
 
 
 def test_right_drag_changes_window_not_landmarks(qtbot):
@@ -257,7 +278,8 @@ def test_right_drag_changes_window_not_landmarks(qtbot):
 def test_cobb_lines_follow_a_drag_before_release(qtbot):
     """Tilting L5 during a drag shows the new angle at once; the store is written on release."""
     canvas = make_canvas(qtbot, truth=spine())
-    canvas.set_cobb(cobb_angles(spine(), 1000), spine())
+    names = get_template("C7-L5").vertebrae
+    canvas.set_curves(measure_curves(spine(), 1000, names), None)
     assert canvas.cobb_overlay.drawn_angles() == []  # a straight spine has no curve
     viewport = canvas.view.viewport()
     x, y = spine()[17, 1]  # L5 top-right corner
@@ -269,7 +291,8 @@ def test_cobb_lines_follow_a_drag_before_release(qtbot):
             viewport, QPoint(start.x(), round(start.y() + i * (end.y() - start.y()) / 4))
         )
     live = canvas.cobb_overlay.drawn_angles()
-    assert live and live[0][2][1] == 17  # the main angle now ends at L5
     moved = canvas.overlay.points("truth")
-    assert live[0][1] == pytest.approx(cobb_angles(moved, 1000).main, abs=1e-6)
+    main = max(live, key=lambda d: d[2])
+    assert main[0] == "truth" and main[3][1] == 17  # the main angle now ends at L5
+    assert main[2] == pytest.approx(cobb_angles(moved, 1000).main, abs=1e-6)
     QTest.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, end)

@@ -13,56 +13,12 @@ import sys
 import textwrap
 
 import numpy as np
-import pytest
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QMessageBox
 
 from spinegui.core.store import Project
-from spinegui.gui.main_window import MainWindow
 from spinegui.gui.settings import Settings
 
 N_VERTEBRAE = 18  # the demo's C7-L5 template
-
-
-@pytest.fixture
-def make_window(qtbot, tmp_path, make_inference_service):
-    made = []
-
-    def make(settings_file: str = "settings.ini") -> MainWindow:
-        service = make_inference_service(device="cpu")
-        window = MainWindow(
-            Settings.at(tmp_path / settings_file), inference=service, inbox=tmp_path / "inbox"
-        )
-        qtbot.addWidget(window)
-        window.resize(1200, 800)
-        window.show()
-        qtbot.waitExposed(window)
-        window.activateWindow()
-        made.append(window)
-        return window
-
-    yield make
-    for window in made:
-        window.close()
-        assert not window.inference.is_running
-
-
-@pytest.fixture
-def window(make_window):
-    return make_window()
-
-
-@pytest.fixture
-def no_dialogs(monkeypatch):
-    """Record message boxes instead of blocking on them."""
-    shown = []
-
-    def fake_exec(box):
-        shown.append((box.text(), box.informativeText()))
-        return QMessageBox.StandardButton.Ok
-
-    monkeypatch.setattr(QMessageBox, "exec", fake_exec)
-    return shown
 
 
 def key(qtbot, window, sequence: str) -> None:
@@ -114,7 +70,7 @@ def test_a_project_without_a_model_says_so(window, tmp_path, demo_project, monke
     assert window.canvas.overlay.box_count("truth") == N_VERTEBRAE
     assert window.model_label.text() == "No model yet"
     assert "No model yet" in window.notice.text()
-    window.predict_all()
+    window.prediction.predict_all()
     assert not window.progress.isVisible()
     assert "No model" in window.statusBar().currentMessage()
 
@@ -221,7 +177,8 @@ def test_dragging_a_corner_is_stored_and_accepting_one_vertebra(qtbot, window, d
     key(qtbot, window, "A")
     with Project.open(demo_project) as p:
         np.testing.assert_allclose(p.ground_truth(first)[7], pred[7])
-    assert "T7" in window.undo_stack.text(window.undo_stack.index() - 1)
+    assert "T7" in window.session.history.undo_text()
+    assert "T7" in window.actions_["undo"].text()  # the menu names the change
 
 
 # ---------------------------------------------------------------------- exports
@@ -265,7 +222,7 @@ def test_close_stops_the_inference_worker(qtbot, window, demo_project):
     window.open_project(demo_project)
     wait_drawn(qtbot, window, window.worklist.visible_ids()[0])
     assert window.inference.is_running
-    window.predict_all()
+    window.prediction.predict_all()
     window.close()
     assert not window.inference.is_running
 
@@ -369,7 +326,7 @@ def test_a_late_result_from_the_previous_project_is_ignored(qtbot, window, demo_
     first = window.worklist.visible_ids()[0]
     wait_drawn(qtbot, window, first)
     qtbot.waitUntil(window.is_settled, timeout=60_000)
-    window.waiting_for = first  # as if its prediction were still running
+    window.prediction.waiting_for = first  # as if its prediction were still running
     window.statusBar().clearMessage()
 
     def late(image_id):
@@ -384,9 +341,9 @@ def test_a_late_result_from_the_previous_project_is_ignored(qtbot, window, demo_
             image_path=tmp_path / "other-project" / "x.png",
         )
 
-    window._prediction_ready(late(first))
-    window._prediction_ready(late(10_000))  # no such image here
-    assert window.waiting_for == first
+    window.prediction.prediction_ready(late(first))
+    window.prediction.prediction_ready(late(10_000))  # no such image here
+    assert window.prediction.waiting_for == first
     assert window.project.prediction(first).model_version != "elsewhere"
     assert "Prediction ready" not in window.statusBar().currentMessage()
 
@@ -401,8 +358,8 @@ def test_a_batch_replaced_by_a_new_one_keeps_the_progress_shown(qtbot, window, d
     window.inference.batchFinished.connect(
         lambda _ok: settled_when_finished.append(window.is_settled())
     )
-    window.predict_all()
-    window.predict_all()  # what _model_adopted does while a batch runs
+    window.prediction.predict_all()
+    window.prediction.predict_all()  # what adopting a model does while a batch runs
     qtbot.waitUntil(lambda: len(settled_when_finished) == 2, timeout=60_000)
     assert settled_when_finished == [False, True]
     assert not window.progress.isVisible()

@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 from PySide6.QtGui import QColor, QImage
 
-from spinegui.core.cobb import cobb_angles
+from spinegui.core.curves import measure_curves
 from spinegui.core.geometry import midlines
+from spinegui.core.templates import get_template
 from spinegui.gui.canvas import XrayCanvas
 from spinegui.gui.overlay import nearest_handle
 from tests.gui.test_drag import make_canvas, spine
@@ -71,10 +72,11 @@ def painted(qtbot):
     canvas.set_template("C7-L5")
     canvas.set_ground_truth(truth)
     canvas.set_prediction(pred, spread=np.full((18, 4), 4.0))
-    result = cobb_angles(truth, 1000)
-    canvas.set_cobb(result, truth)
+    names = get_template("C7-L5").vertebrae
+    curves = measure_curves(truth, 1000, names)
+    canvas.set_curves(curves, measure_curves(pred, 1000, names))
     canvas.fit()
-    return canvas, truth, pred, result
+    return canvas, truth, pred, curves.result
 
 
 def test_truth_green_solid_prediction_red_dashed(painted):
@@ -112,12 +114,14 @@ def test_labels_and_cobb_lines_are_painted(painted):
         lambda c: c.red() > 200 and c.green() > 170,
     )
     assert yellow > 0.9
-    assert canvas.cobb_overlay.drawn_angles()[0][0] == "Main"
+    drawn = canvas.cobb_overlay.drawn_angles()
+    assert {d[0] for d in drawn} == {"truth"}  # the default: the truth's lines only
+    assert any(d[1] == "Main thoracic" and d[3] == result.main_pair for d in drawn)
 
 
 def test_hidden_layers_paint_nothing(painted):
     canvas, truth, pred, _ = painted
-    for layer in ("truth", "prediction", "labels", "cobb", "handles"):
+    for layer in ("truth", "prediction", "labels", "cobb", "handles", "uncertainty"):
         canvas.set_layer_visible(layer, False)
     image = grab(canvas)
     for a, b in (truth[6, :2], pred[6, :2]):
@@ -131,9 +135,12 @@ def test_selected_handle_on_prediction_when_there_is_no_truth(qtbot):
     canvas.select(3, 1)
     image = grab(canvas)
     handle = colour_at(canvas, image, *pred[3, 1])
-    assert handle.red() > 200 and handle.green() > 170 and handle.blue() < 100  # yellow
-    other = colour_at(canvas, image, *pred[8, 1])
-    assert is_red(other)  # red handles: edits start from the prediction
+    assert handle.red() > 200 and handle.green() > 170 and handle.blue() < 100  # yellow, filled
+    # Other handles are hollow red squares: red on their outline, the corner itself uncovered.
+    x, y = pred[8, 1]
+    half = 3.5 / canvas.zoom()  # HANDLE_SIZE / 2 screen pixels
+    outline = [colour_at(canvas, image, x + dx * half, y - half) for dx in (-0.5, 0.0, 0.5)]
+    assert any(is_red(c) for c in outline)  # red handles: edits start from the prediction
 
 
 def test_paints_at_every_zoom_without_error(painted, qtbot):

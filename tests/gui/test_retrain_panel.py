@@ -39,8 +39,8 @@ def panel(qtbot):
         w = RetrainPanel()
         qtbot.addWidget(w)
         w.set_project(project)
-        w.epochs_spin.setValue(1)
-        w.device_combo.setCurrentIndex(w.device_combo.findData("cpu"))
+        w.settings_box.epochs_spin.setValue(1)
+        w.settings_box.device_combo.setCurrentIndex(w.settings_box.device_combo.findData("cpu"))
         made.append(w)
         return w
 
@@ -83,26 +83,31 @@ def test_panel_without_a_project_explains_itself(panel):
 def test_retrain_then_adopt_changes_the_active_model(qtbot, panel, project):
     w = panel(project)
     assert "6</b> reviewed images" in w.data_label.text()
-    assert w.settings().start == "active" and not w.preset_combo.isEnabled()
-    assert w.preset_combo.currentData() == "tiny"  # the parent's size
+    assert w.settings().start == "active" and not w.settings_box.preset_combo.isEnabled()
+    assert w.settings_box.preset_combo.currentData() == "tiny"  # the parent's size
     assert w.start_retrain() is True
     assert w.is_running() and not w.retrain_button.isEnabled()
     assert w.start_retrain() is False  # a second run is refused while one runs
     assert "already running" in w.message_label.text()
     _wait_done(qtbot, w)
 
-    assert w.result_box.isVisibleTo(w), w.message_label.text() + w.log_view.toPlainText()
+    assert w.result_box.isVisibleTo(w), (
+        w.message_label.text() + w.progress_box.log_view.toPlainText()
+    )
     assert project.active_model().version == BASE  # nothing changes before Adopt
     assert [m.version for m in project.models()] == [BASE]
     val_ids = {r.id for r in project.images() if r.split == "val"}
     assert len(val_ids) == 1
-    table = w.result_table
-    assert table.horizontalHeaderItem(0).text() == f"Current ({BASE})"
-    assert table.horizontalHeaderItem(1).text() == "New (retrain-01)"
-    assert table.verticalHeaderItem(0).text().startswith("Mean corner error")
-    assert table.item(0, 0).text() != "-" and table.item(0, 1).text() != "-"
-    assert table.rowCount() == 3 + 18  # mean, SMAPE, r, then every vertebra
-    assert len(w.curves["total"]["train"].getData()[0]) == 1
+    result = w.result_box
+    assert f"Current:</b> {BASE}" in result.models_label.text()
+    assert "New:</b> retrain-01" in result.models_label.text()
+    rows = result.texts()
+    assert rows[0][0].startswith("Mean corner error")
+    assert rows[0][1] != "-" and rows[0][2] != "-"
+    # mean and median error, SMAPE, r, then every vertebra (no pixel spacing: no mm rows)
+    assert len(rows) == 4 + 18
+    assert "1 validation image" in result.mix_label.text()
+    assert len(w.progress_box.curves["total"]["train"].getData()[0]) == 1
     assert not w.retrain_button.isEnabled()  # choose first
 
     with qtbot.waitSignal(w.modelAdopted, timeout=5000) as blocker:
@@ -123,8 +128,8 @@ def test_retrain_then_adopt_changes_the_active_model(qtbot, panel, project):
     assert "kept from earlier retrains" in w.split_label.text()
     assert w.start_retrain() is True
     _wait_done(qtbot, w)
-    assert w.result_box.isVisibleTo(w), w.log_view.toPlainText()
-    assert w.result_table.horizontalHeaderItem(0).text() == "Current (retrain-01)"
+    assert w.result_box.isVisibleTo(w), w.progress_box.log_view.toPlainText()
+    assert "Current:</b> retrain-01" in w.result_box.models_label.text()
     assert val_ids <= {r.id for r in project.images() if r.split == "val"}
     w.discard()
     assert project.active_model().version == "retrain-01"
@@ -133,10 +138,10 @@ def test_retrain_then_adopt_changes_the_active_model(qtbot, panel, project):
 
 def test_cancel_leaves_the_active_model_alone(qtbot, panel, project):
     w = panel(project)
-    w.epochs_spin.setValue(500)
+    w.settings_box.epochs_spin.setValue(500)
     assert w.start_retrain()
     qtbot.waitUntil(
-        lambda: w._run is not None and len(w._run["step"]["total"][0]) > 0,
+        lambda: w._run is not None and len(w._run.points["step"]["total"][0]) > 0,
         timeout=RUN_TIMEOUT_MS,
     )
     w.cancel()
@@ -166,7 +171,7 @@ def test_a_trainer_that_rejects_its_options_leaves_a_clear_message(
     assert "could not start" in text and "no-such-option" in text
     assert "unchanged" in text
     assert project.active_model().version == BASE
-    assert "--no-such-option" in w.log_view.toPlainText()
+    assert "--no-such-option" in w.progress_box.log_view.toPlainText()
 
 
 def test_a_crashing_trainer_leaves_the_active_model_alone(qtbot, panel, project, monkeypatch):
@@ -247,34 +252,37 @@ def test_learning_rate_follows_the_start_choice_until_the_user_sets_one(panel, p
 
     w = panel(project)
     assert w.settings().start == "active"
-    assert w.lr_spin.value() == pytest.approx(FINE_TUNE_LR)
-    w.start_combo.setCurrentIndex(w.start_combo.findData("scratch"))
-    assert w.lr_spin.value() == pytest.approx(PAPER_LR)
-    w.lr_spin.setValue(0.0003)  # a choice of the user's survives switching back
-    w.start_combo.setCurrentIndex(w.start_combo.findData("active"))
-    assert w.lr_spin.value() == pytest.approx(0.0003)
-    assert "custom" in w.summary_label.text()
+    assert w.settings_box.lr_spin.value() == pytest.approx(FINE_TUNE_LR)
+    w.settings_box.start_combo.setCurrentIndex(w.settings_box.start_combo.findData("scratch"))
+    assert w.settings_box.lr_spin.value() == pytest.approx(PAPER_LR)
+    w.settings_box.lr_spin.setValue(0.0003)  # a choice of the user's survives switching back
+    w.settings_box.start_combo.setCurrentIndex(w.settings_box.start_combo.findData("active"))
+    assert w.settings_box.lr_spin.value() == pytest.approx(0.0003)
+    assert "custom" in w.settings_box.summary_label.text()
 
 
 def test_restoring_the_defaults_keeps_the_current_models_fixed_size(panel, project):
     w = panel(project)
-    assert w.preset_combo.currentData() == "tiny" and not w.preset_combo.isEnabled()
-    w.defaults_button.click()
-    assert w.preset_combo.currentData() == "tiny"  # what the run will use, not "fast"
-    assert "tiny size" in w.summary_label.text()
+    assert (
+        w.settings_box.preset_combo.currentData() == "tiny"
+        and not w.settings_box.preset_combo.isEnabled()
+    )
+    w.settings_box.defaults_button.click()
+    assert w.settings_box.preset_combo.currentData() == "tiny"  # what the run will use, not "fast"
+    assert "tiny size" in w.settings_box.summary_label.text()
 
 
 def test_the_last_settings_come_back_with_the_project(qtbot, panel, project):
     w = panel(project)
-    w.alpha_spin.setValue(0.05)
-    w.batch_spin.setValue(2)
+    w.settings_box.alpha_spin.setValue(0.05)
+    w.settings_box.batch_spin.setValue(2)
     assert w.start_retrain() is True
     _wait_done(qtbot, w)
     w.discard()
 
     again = panel(None)
     again.set_project(project)
-    assert again.alpha_spin.value() == pytest.approx(0.05)
-    assert again.batch_spin.value() == 2
-    assert again.epochs_spin.value() == 1
-    assert "custom" in again.summary_label.text()
+    assert again.settings_box.alpha_spin.value() == pytest.approx(0.05)
+    assert again.settings_box.batch_spin.value() == 2
+    assert again.settings_box.epochs_spin.value() == 1
+    assert "custom" in again.settings_box.summary_label.text()

@@ -37,6 +37,8 @@ class PredictionResult:
     template: str
     from_batch: bool = False
     image_path: Path | None = None
+    image_sha256: str | None = None
+    """Hash of the file that was predicted; the store refuses it for a replaced X-ray."""
 
 
 def store_result(project, result: PredictionResult) -> bool:
@@ -64,7 +66,13 @@ def store_result(project, result: PredictionResult) -> bool:
             card = {"version": result.model_version, "template": result.template}
         parent = card.get("parent") if card.get("parent") in known else None
         project.add_model(result.model_version, result.model_path, card=card, parent=parent)
-    project.set_prediction(result.image_id, result.model_version, result.landmarks, result.spread)
+    project.set_prediction(
+        result.image_id,
+        result.model_version,
+        result.landmarks,
+        result.spread,
+        image_sha256=result.image_sha256,
+    )
     return True
 
 

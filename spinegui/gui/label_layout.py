@@ -1,0 +1,85 @@
+"""Where text goes on the image so that it sits on no line and on no other text.
+
+Labels are placed in screen pixels, in order of importance: each takes the
+first of its candidate positions that crosses none of the lines given and
+overlaps none of the labels already placed. A label with no free candidate is
+left out rather than drawn over something (the panel still lists it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+Rect = tuple[float, float, float, float]
+"""(left, top, right, bottom) in screen pixels."""
+Segment = tuple[float, float, float, float]
+"""(x0, y0, x1, y1) in screen pixels."""
+
+PADDING = 2.0
+"""Screen pixels kept free around every label."""
+
+
+def rect_at(x: float, y: float, width: float, height: float) -> Rect:
+    """A label of this size whose left edge is at ``x`` and vertical middle at ``y``."""
+    return (x, y - height / 2, x + width, y + height / 2)
+
+
+def _grow(r: Rect, by: float) -> Rect:
+    return (r[0] - by, r[1] - by, r[2] + by, r[3] + by)
+
+
+def rects_overlap(a: Rect, b: Rect) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def segment_hits_rect(s: Segment, r: Rect) -> bool:
+    """Whether a line segment passes through a rectangle (Liang-Barsky clipping)."""
+    x0, y0, x1, y1 = s
+    dx, dy = x1 - x0, y1 - y0
+    t0, t1 = 0.0, 1.0
+    for p, q in ((-dx, x0 - r[0]), (dx, r[2] - x0), (-dy, y0 - r[1]), (dy, r[3] - y0)):
+        if p == 0:
+            if q < 0:
+                return False
+            continue
+        t = q / p
+        if p < 0:
+            t0 = max(t0, t)
+        else:
+            t1 = min(t1, t)
+        if t0 > t1:
+            return False
+    return True
+
+
+def vertical_candidates(x: float, y: float, width: float, height: float, steps: int = 6):
+    """Positions at ``y``, then alternately above and below in label-height steps."""
+    yield rect_at(x, y, width, height)
+    for k in range(1, steps + 1):
+        for sign in (-1, 1):
+            yield rect_at(x, y + sign * k * (height + PADDING), width, height)
+
+
+class LabelPlacer:
+    """Places labels one by one, avoiding ``segments`` and every label placed before."""
+
+    def __init__(self, segments: Iterable[Segment] = (), taken: Iterable[Rect] = ()) -> None:
+        self.segments = list(segments)
+        self.placed: list[Rect] = list(taken)
+
+    def is_free(self, r: Rect) -> bool:
+        grown = _grow(r, PADDING)
+        if any(rects_overlap(grown, p) for p in self.placed):
+            return False
+        return not any(segment_hits_rect(s, grown) for s in self.segments)
+
+    def place(self, candidates: Iterable[Rect]) -> Rect | None:
+        for r in candidates:
+            if self.is_free(r):
+                self.placed.append(r)
+                return r
+        return None
+
+    def block(self, rects: Sequence[Rect]) -> None:
+        """Keep other labels off these rectangles (text drawn by another layer, say)."""
+        self.placed.extend(rects)
