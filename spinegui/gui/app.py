@@ -99,7 +99,16 @@ def run_gui(
     timeout_s: float = SCREENSHOT_TIMEOUT_S,
     open_last: bool = True,
 ) -> int:
-    """Open the window on ``project`` (else the last project, else the welcome page)."""
+    """Open the window on ``project`` (else the last project, else the welcome page).
+
+    On Linux the X11 libraries are checked before Qt loads its plugin, so a
+    missing one is named with the command that installs it (a
+    ``SpineguiError``, printed by the CLI) instead of an abort.
+    """
+    if QApplication.instance() is None:
+        from spinegui.gui.platform_check import check_display_libraries
+
+        check_display_libraries()
     app = make_app()
     from spinegui.gui.main_window import MainWindow
 

@@ -22,7 +22,6 @@ def test_wheel_installs_models_and_finds_them(tmp_path):
             "wheel",
             "--no-deps",
             "--no-build-isolation",
-            "-q",
             "-w",
             str(tmp_path / "dist"),
             str(ROOT),
@@ -33,6 +32,7 @@ def test_wheel_installs_models_and_finds_them(tmp_path):
     if build.returncode != 0 and "No module named" in build.stderr:
         pytest.skip(f"cannot build a wheel here: {build.stderr.strip()[-200:]}")
     assert build.returncode == 0, build.stderr
+    assert "would be ignored" not in build.stdout + build.stderr  # no setuptools warning
     (wheel,) = (tmp_path / "dist").glob("spinegui-*.whl")
     shipped = sorted(p.name for p in (ROOT / "model").glob("*.safetensors"))
     with zipfile.ZipFile(wheel) as zf:
@@ -40,6 +40,7 @@ def test_wheel_installs_models_and_finds_them(tmp_path):
         zf.extractall(tmp_path / "site")  # a pure-Python wheel installs by unpacking
     assert {f"spinegui/_models/{n}" for n in shipped} <= set(names)
     assert "spinegui/_resources/phantom_montage.png" in names
+    assert "spinegui/_resources/icons/spinegui.svg" in names
 
     # From an unrelated folder, with only the unpacked wheel importable.
     code = (
