@@ -95,14 +95,17 @@ def palette_to_rgb(data: bytes, indices: np.ndarray, path: Path) -> np.ndarray:
         ) from exc
 
 
-def modality_pixels(frame: DicomFrame, path: Path) -> DicomPixels:
-    """Modality units, MONOCHROME1 inverted; a malformed tag is a damaged file."""
+def modality_pixels(frame: DicomFrame, path: Path | None = None) -> DicomPixels:
+    """Modality units, MONOCHROME1 inverted; a malformed tag is a damaged file.
+
+    ``path`` names the file in the error; data received over the network has none.
+    """
     try:
         return _modality_pixels(frame)
     except MemoryError:
         raise
     except Exception as exc:  # pydicom decodes elements on access and raises many types
-        raise damaged_dicom(path, exc) from exc
+        raise damaged_dicom(path or Path("(received DICOM data)"), exc) from exc
 
 
 def _modality_pixels(frame: DicomFrame) -> DicomPixels:
