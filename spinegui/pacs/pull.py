@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from pydicom import Dataset, dcmread
+from pydicom.errors import InvalidDicomError
 
+from spinegui.core.errors import SpineguiError
 from spinegui.core.store import Project
 from spinegui.pacs.client import PacsClient
 from spinegui.pacs.errors import NotOnServer, PacsError
@@ -126,8 +128,8 @@ def _remember(project: Project, rec, report: ReadReport) -> None:
             reviewer=report.reviewer or "",
             model=report.model,
         ).content_hash()
-    except Exception:  # unreadable file or landmarks: remembered without a fingerprint
-        digest = ""
+    except (OSError, InvalidDicomError, SpineguiError):
+        digest = ""  # unreadable file or degenerate landmarks: remembered without a fingerprint
     project.add_report(
         rec.id,
         kind="sr",
