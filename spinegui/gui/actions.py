@@ -57,6 +57,20 @@ SPECS: tuple[ActionSpec, ...] = (
         "File",
     ),
     ActionSpec(
+        "open_pacs",
+        "Open from PA&CS…",
+        _s("Ctrl+Alt+O"),
+        "Search the hospital's PACS (DICOMweb) and add X-rays to the open project (or your Inbox)",
+        "File",
+    ),
+    ActionSpec(
+        "send_pacs",
+        "&Send reports to PACS…",
+        _s("Ctrl+Alt+S"),
+        "Send the measurement reports of reviewed PACS images back to their studies",
+        "File",
+    ),
+    ActionSpec(
         "open_demo",
         "Open the &demo project",
         _s(),

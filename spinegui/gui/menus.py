@@ -46,6 +46,9 @@ MENUS = {
         None,
         "add_files",
         "add_folder",
+        "open_pacs",
+        "send_pacs",
+        None,
         "open_demo",
         None,
         "export_png",
@@ -102,6 +105,8 @@ def window_slots(w) -> dict:
         "add_files": w.choose_files,
         "add_folder": w.choose_folder,
         "open_demo": w.open_demo,
+        "open_pacs": lambda: _pacs_actions().open_from_pacs(w),
+        "send_pacs": lambda: _pacs_actions().send_reports(w),
         "export_png": lambda: w.choose_export_png(full=False),
         "export_png_full": lambda: w.choose_export_png(full=True),
         "export_pdf": w.choose_export_pdf,
@@ -128,6 +133,13 @@ def window_slots(w) -> dict:
         "shortcuts": lambda: ShortcutsDialog(w).exec(),
         "about": lambda: show_about(w),
     }
+
+
+def _pacs_actions():
+    """Imported on first use: the PACS libraries stay off the window's start-up path."""
+    from spinegui.gui import pacs_actions
+
+    return pacs_actions
 
 
 def install_menus(w) -> QToolBar:

@@ -1,9 +1,10 @@
 """The window's PACS commands: File > Open from PACS and Send reports to PACS.
 
 Glue only: where retrieved images go (the open project, else the Inbox, as
-for loose files), what the window does when they arrive (list them, show the
-first), and the notice that reports are still waiting for the PACS. The
-dialogs do the work (``pacs_dialog``, ``pacs_send``).
+for loose files) and what the window does when they arrive (list them, show
+the first). The dialogs do the work (``pacs_dialog``, ``pacs_send``). The menu
+imports this module on first use, so the PACS libraries do not slow the
+window's start.
 """
 
 from __future__ import annotations
@@ -55,14 +56,3 @@ def send_reports(window, **dialog_options) -> SendReportsDialog | None:
     dialog.finished.connect(lambda _: window.refresh_worklist())
     dialog.open()
     return dialog
-
-
-def waiting_reports_note(project: Project) -> str:
-    """A line for the notice bar when reports still wait for the PACS, else empty."""
-    waiting = len(project.reports(state="queued"))
-    if not waiting:
-        return ""
-    return (
-        f"{waiting} report(s) have not reached the PACS yet. They are kept in the project; "
-        "use Send reports to PACS to try again."
-    )

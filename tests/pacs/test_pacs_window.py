@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 from pydicom.uid import generate_uid
 
-from spinegui.core.store import Project
 from spinegui.gui.inference import InferenceService
 from spinegui.gui.main_window import MainWindow
-from spinegui.gui.pacs_actions import open_from_pacs, send_reports, waiting_reports_note
+from spinegui.gui.pacs_actions import open_from_pacs
+from spinegui.gui.pacs_dialog import OpenFromPacsDialog
 from spinegui.gui.settings import Settings
 from spinegui.pacs.credentials import Credentials
 from tests.pacs import orthanc
@@ -50,23 +50,19 @@ def test_open_from_pacs_without_a_project_fills_the_inbox_and_shows_the_image(
     dialog.done(0)
 
 
-def test_send_needs_a_project_and_waiting_reports_are_announced(qtbot, window, tmp_path):
-    assert send_reports(window) is None
-    with Project.create(tmp_path / "p", "C7-L5") as project:
-        assert waiting_reports_note(project) == ""
-        image = project.add_image(tmp_path / "x.dcm", width=10, height=20, sha256="a" * 64)
-        project.add_report(
-            image,
-            kind="sr",
-            study_uid="1.2",
-            series_uid="1.3",
-            sop_uid="1.4",
-            sop_class_uid="1.2.840.10008.5.1.4.1.1.88.33",
-            instance_number=1,
-            content_hash="h",
-            file="dicom/outbox/1.4.dcm",
-        )
-        assert "1 report(s) have not reached the PACS" in waiting_reports_note(project)
+def test_file_menu_has_the_pacs_commands(qtbot, window, monkeypatch):
+    titles = {a.text(): a for a in window.menuBar().actions()}
+    file_menu = titles["&File"].menu()
+    texts = [a.text() for a in file_menu.actions()]
+    assert "Open from PA&CS…" in texts and "&Send reports to PACS…" in texts
+    assert window.actions_["open_pacs"].shortcut().toString() == "Ctrl+Alt+O"
+    window.actions_["send_pacs"].trigger()  # no project open: a status message, no dialog
+    assert "Open a project" in window.statusBar().currentMessage()
+    shown = []
+    monkeypatch.setattr(OpenFromPacsDialog, "open", lambda self: shown.append(self))
+    window.actions_["open_pacs"].trigger()
+    assert len(shown) == 1 and shown[0].parent() is window
+    shown[0].done(0)
 
 
 def test_closing_the_window_mid_retrieval_stops_the_thread(
