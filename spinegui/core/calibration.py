@@ -9,7 +9,8 @@ all its images come from one device at one distance.
 Which spacing applies, most specific first:
 
 1. a ruler drawn on this image (it measured the film as it is);
-2. the DICOM pixel spacing stored with the image;
+2. the pixel spacing recorded with the image (from its DICOM header, or
+   given when it was imported);
 3. a ruler drawn for the whole project.
 
 A DICOM spacing is usually the detector's (ImagerPixelSpacing), about 10 %
@@ -103,7 +104,7 @@ class Spacing:
 
 
 RULER_ON_IMAGE = "ruler drawn on this image"
-DICOM_SPACING = "DICOM pixel spacing"
+DICOM_SPACING = "pixel spacing recorded with the image"
 RULER_FOR_PROJECT = "ruler drawn for the whole project"
 
 

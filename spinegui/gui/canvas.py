@@ -98,6 +98,7 @@ class XrayCanvas(QWidget):
         for item in (self.image_item, self.overlay, self.cobb_overlay):
             self.viewbox.addItem(item, ignoreBounds=item is not self.image_item)
         self.overlay.set_avoid(self._label_obstacles)
+        self.cobb_overlay.set_taken(self.overlay.taken_rects)
         self.tools = CanvasTools(self)
         self.viewbox.enableAutoRange(enable=False)
 

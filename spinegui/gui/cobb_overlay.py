@@ -39,15 +39,19 @@ TEXT_REACH_PX = 320.0
 
 
 def label_text(by_set: dict[str, Curve]) -> str:
-    """'Main thoracic 42.1°', with the model's value beside the truth's when both are shown."""
+    """Two lines: the curve's name, then its angle (the model's beside the truth's if shown).
+
+    'Main thoracic\n42.1° · model 39.8°'; two short lines fit beside a spine
+    where one long one would run off the picture.
+    """
     truth, pred = by_set.get("truth"), by_set.get("prediction")
     first = truth or pred
     mark = " (reader)" if first.chosen_by_reader else ""
     if truth is not None and pred is not None:
-        return f"{first.name}{mark} {truth.angle:.1f}° · model {pred.angle:.1f}°"
+        return f"{first.name}\n{truth.angle:.1f}°{mark} · model {pred.angle:.1f}°"
     if truth is not None:
-        return f"{first.name}{mark} {truth.angle:.1f}°"
-    return f"{first.name}{mark} {pred.angle:.1f}° (model)"
+        return f"{first.name}\n{truth.angle:.1f}°{mark}"
+    return f"{first.name}\n{pred.angle:.1f}°{mark} (model)"
 
 
 class CobbOverlay(pg.GraphicsObject):
@@ -59,11 +63,12 @@ class CobbOverlay(pg.GraphicsObject):
         self._shown: tuple[str, ...] = ("truth",)
         self._bounds = QRectF()
         self._font = QFont()
-        self._font.setPixelSize(14)
         self._font.setBold(True)
+        self.set_style_scale(1.0)
         self.drawn_labels: list[tuple[str, tuple[float, float, float, float]]] = []
         """(text, screen rectangle) of each label at the last paint, for tests and tools."""
         self.drawn_segments: list[tuple[float, float, float, float]] = []
+        self._taken = lambda: []
         self.setZValue(20)
 
     # ------------------------------------------------------------------- state
@@ -78,12 +83,27 @@ class CobbOverlay(pg.GraphicsObject):
         self._bounds = self._compute_bounds()
         self.update()
 
+    def set_taken(self, rects) -> None:
+        """A function giving screen rectangles other text already holds (vertebra labels)."""
+        self._taken = rects
+
+    def set_style_scale(self, k: float) -> None:
+        """Line widths and text sizes times ``k`` (exports at full resolution)."""
+        self.k = float(k)
+        self._font.setPixelSize(max(1, round(14 * self.k)))
+        self.update()
+
     def set_shown(self, which: tuple[str, ...]) -> None:
         """Whose lines are drawn: any of "truth", "prediction"."""
         self.prepareGeometryChange()
         self._shown = tuple(w for w in SETS if w in which)
         self._bounds = self._compute_bounds()
         self.update()
+
+    def curves(self, which: str) -> tuple[CurveSet | None, np.ndarray | None]:
+        """(curves, the landmarks they were measured on) of "truth" or "prediction"."""
+        entry = self._sets[which]
+        return (None, None) if entry is None else entry
 
     def shown(self) -> tuple[str, ...]:
         return tuple(w for w in self._shown if self._sets[w] is not None)
@@ -146,29 +166,26 @@ class CobbOverlay(pg.GraphicsObject):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setFont(self._font)
         groups: dict[str, dict[str, Curve]] = {}
-        anchors: dict[str, tuple[float, float]] = {}
+        anchors: dict[str, float] = {}
         boxes = []
         for which in shown:
             curves, points = self._sets[which]
             dev = to_device(points, transform)
             boxes.append(dev)
             lines = to_device(midlines(points), transform)  # (V, 2, 2)
-            right_edge = dev[..., 0].max(axis=1)
             for curve in curves.curves:
                 self._paint_curve(painter, which, curve, lines)
                 groups.setdefault(curve.name, {})[which] = curve
                 if curve.name not in anchors or which == "truth":
-                    x = float(right_edge[curve.upper : curve.lower + 1].max()) + TEXT_GAP_PX
-                    y = float(
-                        (lines[curve.upper, :, 1].mean() + lines[curve.lower, :, 1].mean()) / 2
-                    )
-                    anchors[curve.name] = (x, y)
+                    ends = lines[[curve.upper, curve.lower], :, 1]
+                    anchors[curve.name] = float(ends.mean())
         self._paint_labels(painter, groups, anchors, boxes)
         painter.restore()
 
     def _paint_curve(self, painter: QPainter, which: str, curve: Curve, lines) -> None:
         pen = QPen(
-            REGION_COLOURS[curve.region], LINE_WIDTH[which] + MAJOR_EXTRA_WIDTH * curve.major
+            REGION_COLOURS[curve.region],
+            (LINE_WIDTH[which] + MAJOR_EXTRA_WIDTH * curve.major) * self.k,
         )
         pen.setCosmetic(True)
         if which == "prediction":
@@ -184,37 +201,66 @@ class CobbOverlay(pg.GraphicsObject):
             self.drawn_segments.append((float(p[0]), float(p[1]), float(q[0]), float(q[1])))
 
     def _paint_labels(self, painter: QPainter, groups, anchors, boxes) -> None:
-        """Largest curve first, so it gets its preferred place."""
+        """Largest curve first, so it gets its preferred place: right of the spine, else left.
+
+        Labels keep off every drawn line and box edge, off the vertebra names and
+        inside the picture; one that finds no free place is left to the panel.
+        """
         segments = list(self.drawn_segments)
         for dev in boxes:  # the boxes' edges too: text never covers bone outlines
             quad = dev[:, (0, 1, 3, 2), :]
             for k in range(4):
                 a, b = quad[:, k], quad[:, (k + 1) % 4]
                 ok = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
-                segments += [
-                    (*map(float, p), *map(float, q)) for p, q in zip(a[ok], b[ok], strict=True)
-                ]
-        placer = LabelPlacer(segments)
+                edges = np.concatenate([a[ok], b[ok]], axis=1)
+                segments += [tuple(map(float, e)) for e in edges]
+        device = painter.device()
+        bounds = (
+            None if device is None else (0.0, 0.0, float(device.width()), float(device.height()))
+        )
+        placer = LabelPlacer(segments, self._taken(), bounds)
         metrics = painter.fontMetrics()
+        gap = TEXT_GAP_PX * self.k
+        spine = np.concatenate(boxes)  # (V', 4, 2) every box drawn, in screen pixels
         order = sorted(groups, key=lambda n: -max(c.angle for c in groups[n].values()))
         for name in order:
             by_set = groups[name]
             text = label_text(by_set)
-            width, height = metrics.horizontalAdvance(text) + 4, metrics.height()
-            x, y = anchors[name]
-            rect = placer.place(vertical_candidates(x, y, width, height, steps=8))
+            width = max(metrics.horizontalAdvance(t) for t in text.split("\n")) + 4
+            height = metrics.height() * text.count("\n") + metrics.height()
+            y = anchors[name]
+            candidates = []
+            for side in ("right", "left"):
+                for r in vertical_candidates(0.0, y, width, height, steps=10):
+                    x = _beside(spine, r[1], r[3], side, gap, width)
+                    if x is not None:
+                        candidates.append((x, r[1], x + width, r[3]))
+            rect = placer.place(candidates)
             if rect is None:
                 continue
             colour = REGION_COLOURS[next(iter(by_set.values())).region]
-            self._paint_text(painter, rect, text, colour)
+            self._paint_text(painter, rect, text, colour, self.k)
             self.drawn_labels.append((text, rect))
 
     @staticmethod
-    def _paint_text(painter: QPainter, rect, text: str, color: QColor) -> None:
+    def _paint_text(painter: QPainter, rect, text: str, color: QColor, k: float) -> None:
         box = QRectF(rect[0], rect[1], rect[2] - rect[0], rect[3] - rect[1])
         flags = Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
         painter.setPen(HALO_COLOR)
         for dx, dy in ((-1, 0), (1, 0), (0, -1), (0, 1), (1, 1), (-1, -1)):
-            painter.drawText(box.translated(dx, dy), flags, text)
+            painter.drawText(box.translated(dx * k, dy * k), flags, text)
         painter.setPen(color)
         painter.drawText(box, flags, text)
+
+
+def _beside(spine: np.ndarray, top: float, bottom: float, side: str, gap: float, width: float):
+    """Left x of a label just right (or left) of the boxes level with [top, bottom]."""
+    ys = spine[..., 1]
+    level = (ys.max(axis=1) >= top - gap) & (ys.min(axis=1) <= bottom + gap)
+    if not level.any():
+        level = np.ones(len(spine), bool)
+    xs = spine[level][..., 0]
+    xs = xs[np.isfinite(xs)]
+    if xs.size == 0:
+        return None
+    return float(xs.max()) + gap if side == "right" else float(xs.min()) - 2.5 * gap - width

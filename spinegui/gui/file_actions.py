@@ -21,7 +21,7 @@ from spinegui.core.store import Project
 from spinegui.core.templates import TEMPLATES
 from spinegui.gui import importing
 from spinegui.gui.dialogs import show_error
-from spinegui.gui.report import ReportInfo, export_pdf, export_png
+from spinegui.gui.report import ReportInfo, export_pdf, save_png
 
 IMAGE_FILTER = (
     "X-ray images (*.png *.jpg *.jpeg *.bmp *.tif *.tiff *.dcm *.dicom *.dic);;"
@@ -239,8 +239,12 @@ class FileActionsMixin:
             self.export_pdf(path)
 
     def export_png(self, path: Path, full: bool = False) -> Path | None:
+        """The X-ray at full resolution with its overlay; handles and uncertainty if ``full``."""
+        from spinegui.gui.export_render import render_annotated
+
         try:
-            out = export_png(self.canvas, path)
+            picture = render_annotated(self.canvas, handles=full, uncertainty=full)
+            out = save_png(picture, path)
         except SpineguiError as exc:
             show_error(self, "Could not export the picture", exc)
             return None
@@ -248,8 +252,10 @@ class FileActionsMixin:
         return out
 
     def export_pdf(self, path: Path) -> Path | None:
+        from spinegui.gui.export_render import render_annotated
+
         try:
-            out = export_pdf(path, self.canvas.grab(), self.report_info())
+            out = export_pdf(path, render_annotated(self.canvas), self.report_info())
         except SpineguiError as exc:
             show_error(self, "Could not save the report", exc)
             return None
@@ -257,22 +263,46 @@ class FileActionsMixin:
         return out
 
     def report_info(self) -> ReportInfo:
-        rec = self.session.state.record
+        from spinegui.core.review.report_fields import patient_fields
+
+        state = self.session.state
+        rec = state.record
         m = self.session.measurement()
-        has_truth = self.session.state.truth is not None
-        cobb = [(row.name, (row.truth if has_truth else row.prediction)) for row in m.rows]
-        cobb = [(name, c.describe(m.names)) for name, c in cobb if c is not None]
+        has_truth = state.truth is not None
+        curves = [
+            (row.name, _describe(row.truth, m.names), _describe(row.prediction, m.names))
+            for row in m.rows
+        ]
         model = self.project.active_model()
         return ReportInfo(
             image_name=rec.path.name,
             image_size=(rec.width, rec.height),
-            cobb=cobb,
-            cobb_source="ground truth, green boxes"
+            curves=curves,
+            cobb_source="The ground truth (green boxes) is the measurement; the prediction is "
+            "shown for comparison."
             if has_truth
-            else "model prediction, red boxes: not yet confirmed by a reviewer",
+            else "Only the model's prediction (red boxes) exists: not yet confirmed by a reader.",
             model=None if model is None else model.version,
             reviewer=rec.reviewer,
+            reviewed_at=_local_time(rec.reviewed_at),
             status=STATUS_WORDS.get(rec.status, rec.status),
             project=str(self.project.folder),
-            spacing_mm=rec.spacing_mm,
+            scale=None if m.spacing is None else m.spacing.describe(),
+            patient=patient_fields(rec.path) if self.session.image.format == "dicom" else [],
         )
+
+
+def _describe(curve, names) -> str:
+    return "—" if curve is None else curve.describe(names)
+
+
+def _local_time(stamp: str | None) -> str | None:
+    """'2025-03-01 14:05' in the reader's time zone, from the store's UTC ISO time."""
+    if not stamp:
+        return None
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return stamp

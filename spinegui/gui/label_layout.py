@@ -61,13 +61,25 @@ def vertical_candidates(x: float, y: float, width: float, height: float, steps: 
 
 
 class LabelPlacer:
-    """Places labels one by one, avoiding ``segments`` and every label placed before."""
+    """Places labels one by one, avoiding ``segments`` and every label placed before.
 
-    def __init__(self, segments: Iterable[Segment] = (), taken: Iterable[Rect] = ()) -> None:
+    With ``bounds`` (the picture or the view), a label must lie wholly inside it.
+    """
+
+    def __init__(
+        self,
+        segments: Iterable[Segment] = (),
+        taken: Iterable[Rect] = (),
+        bounds: Rect | None = None,
+    ) -> None:
         self.segments = list(segments)
         self.placed: list[Rect] = list(taken)
+        self.bounds = bounds
 
     def is_free(self, r: Rect) -> bool:
+        b = self.bounds
+        if b is not None and (r[0] < b[0] or r[1] < b[1] or r[2] > b[2] or r[3] > b[3]):
+            return False
         grown = _grow(r, PADDING)
         if any(rects_overlap(grown, p) for p in self.placed):
             return False

@@ -46,9 +46,9 @@ PAINT_MARGIN_PX = 70.0
 UNCERTAINTY_GAP_PX = 10.0
 """Screen pixels between a predicted box's right edge and its uncertainty mark."""
 UNCERTAINTY_LEVELS = (
-    (0.075, 3.0, QColor(120, 200, 255)),
-    (0.15, 5.0, QColor(255, 170, 40)),
-    (float("inf"), 7.5, QColor(255, 60, 200)),
+    (0.075, 2.5, QColor(120, 200, 255)),
+    (0.15, 4.0, QColor(255, 170, 40)),
+    (float("inf"), 5.5, QColor(255, 60, 200)),
 )
 """(spread as a share of the vertebra's width up to, mark radius px, colour): low, some, high.
 
@@ -115,8 +115,8 @@ class LandmarkOverlay(pg.GraphicsObject):
         self._hover: tuple[int, int] | None = None
         self._bounds = QRectF()
         self._font = QFont()
-        self._font.setPixelSize(12)
         self._font.setBold(True)
+        self.set_style_scale(1.0)
         self._avoid = lambda: []
         self.drawn_labels: list[tuple[str, tuple[float, float, float, float]]] = []
         """(text, screen rectangle) of each vertebra label at the last paint."""
@@ -139,10 +139,27 @@ class LandmarkOverlay(pg.GraphicsObject):
         self._spread = None if spread is None else np.asarray(spread, dtype=np.float64)
         self.update()
 
+    def set_style_scale(self, k: float) -> None:
+        """Line widths, handle and text sizes times ``k`` (exports at full resolution)."""
+        self.k = float(k)
+        self._font.setPixelSize(max(1, round(12 * self.k)))
+        self.update()
+
     def set_avoid(self, segments) -> None:
         """A function giving (N, 2, 2) image-space line segments labels must not cross."""
         self._avoid = segments
         self.update()
+
+    def taken_rects(self) -> list[tuple[float, float, float, float]]:
+        """Screen rectangles of the last paint's vertebra names and uncertainty marks."""
+        marks = [(x - r, y - r, x + r, y + r) for _, x, y, r in self.uncertainty_marks]
+        return [rect for _, rect in self.drawn_labels] + marks
+
+    def spread(self) -> np.ndarray | None:
+        return self._spread
+
+    def labels(self) -> tuple[str, ...]:
+        return self._labels
 
     def set_labels(self, names) -> None:
         self._labels = tuple(names)
@@ -252,7 +269,9 @@ class LandmarkOverlay(pg.GraphicsObject):
     def _paint_boxes(self, painter, dev, color, dashed, editable) -> None:
         sel_v = self._selection[0] if editable else -1
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        normal, selected = _pen(color, LINE_WIDTH, dashed), _pen(color, SELECTED_LINE_WIDTH, dashed)
+        k = self.k
+        normal = _pen(color, LINE_WIDTH * k, dashed)
+        selected = _pen(color, SELECTED_LINE_WIDTH * k, dashed)
         for v, quad in enumerate(dev[:, BOX_ORDER, :]):
             if not np.isfinite(quad).all():
                 continue
@@ -262,17 +281,18 @@ class LandmarkOverlay(pg.GraphicsObject):
     def _paint_handles(self, painter, dev, color) -> None:
         """Hollow squares: the corner under the handle stays visible; the chosen one is filled."""
         sel_v, sel_c = self._selection
-        half = HANDLE_SIZE / 2
-        halo = _pen(QColor(0, 0, 0, 170), 3.6)
-        ring = _pen(color, 1.8)
-        hover_ring = _pen(QColor(Qt.GlobalColor.white), 2.0)
+        k = self.k
+        half = HANDLE_SIZE * k / 2
+        halo = _pen(QColor(0, 0, 0, 170), 3.6 * k)
+        ring = _pen(color, 1.8 * k)
+        hover_ring = _pen(QColor(Qt.GlobalColor.white), 2.0 * k)
         for v, corners in enumerate(dev):
             for c, (x, y) in enumerate(corners):
                 if not (np.isfinite(x) and np.isfinite(y)):
                     continue
                 chosen = (v, c) == (sel_v, sel_c)
                 hovered = self._hover == (v, c)
-                grow = 2.0 if (chosen or hovered) else 0.0
+                grow = 2.0 * k if (chosen or hovered) else 0.0
                 side = 2 * (half + grow)
                 square = QRectF(x - half - grow, y - half - grow, side, side)
                 painter.setBrush(QBrush(SELECTED_COLOR) if chosen else Qt.BrushStyle.NoBrush)
@@ -288,14 +308,15 @@ class LandmarkOverlay(pg.GraphicsObject):
         """A ring with a cross: reads as "grab here to move the whole vertebra"."""
         chosen = self._selection == (v, -1)
         hovered = self._hover == (v, -1)
-        r = CENTRE_HANDLE_SIZE / 2 + (1.5 if (chosen or hovered) else 0.0)
+        r = self.k * (CENTRE_HANDLE_SIZE / 2 + (1.5 if (chosen or hovered) else 0.0))
         ring = SELECTED_COLOR if chosen else (QColor(Qt.GlobalColor.white) if hovered else color)
         x, y = float(centre[0]), float(centre[1])
         painter.setBrush(Qt.BrushStyle.NoBrush)  # no fill: the bone stays visible through it
-        painter.setPen(_pen(ring, 1.6))
+        painter.setPen(_pen(ring, 1.6 * self.k))
         painter.drawEllipse(QPointF(x, y), r, r)
-        painter.drawLine(QPointF(x - r + 2, y), QPointF(x + r - 2, y))
-        painter.drawLine(QPointF(x, y - r + 2), QPointF(x, y + r - 2))
+        inset = 2 * self.k
+        painter.drawLine(QPointF(x - r + inset, y), QPointF(x + r - inset, y))
+        painter.drawLine(QPointF(x, y - r + inset), QPointF(x, y + r - inset))
 
     def _paint_uncertainty(self, painter, transform) -> None:
         """A mark right of each predicted box: bigger and warmer the less sure the model is."""
@@ -304,12 +325,13 @@ class LandmarkOverlay(pg.GraphicsObject):
         width = (np.hypot(*(pts[:, 1] - pts[:, 0]).T) + np.hypot(*(pts[:, 3] - pts[:, 2]).T)) / 2
         share = self._spread.mean(axis=1) / np.where(width > 0, width, np.nan)
         right = (dev[:, 1] + dev[:, 3]) / 2  # TR, BR: the right edge's middle
-        outline = _pen(QColor(0, 0, 0, 200), 1.2)
+        k = self.k
+        outline = _pen(QColor(0, 0, 0, 200), 1.2 * k)
         for v, ((x, y), value) in enumerate(zip(right, share, strict=True)):
             if not (np.isfinite(x) and np.isfinite(y) and np.isfinite(value)):
                 continue
-            radius, colour = next((r, c) for top, r, c in UNCERTAINTY_LEVELS if value <= top)
-            cx = float(max(dev[v, 1, 0], dev[v, 3, 0])) + UNCERTAINTY_GAP_PX + radius
+            radius, colour = next((r * k, c) for top, r, c in UNCERTAINTY_LEVELS if value <= top)
+            cx = float(max(dev[v, 1, 0], dev[v, 3, 0])) + UNCERTAINTY_GAP_PX * k + radius
             painter.setPen(outline)
             painter.setBrush(QBrush(colour))
             painter.drawEllipse(QPointF(cx, float(y)), radius, radius)
@@ -329,7 +351,11 @@ class LandmarkOverlay(pg.GraphicsObject):
         left_mid = (dev[:, 0] + dev[:, 2]) / 2  # TL, BL
         avoid = np.asarray(self._avoid(), dtype=np.float64).reshape(-1, 2, 2)
         segments = to_device(avoid, transform).reshape(-1, 4) if avoid.size else []
-        placer = LabelPlacer([tuple(map(float, s)) for s in segments])
+        device = painter.device()
+        bounds = (
+            None if device is None else (0.0, 0.0, float(device.width()), float(device.height()))
+        )
+        placer = LabelPlacer([tuple(map(float, s)) for s in segments], bounds=bounds)
         painter.setFont(self._font)
         metrics = painter.fontMetrics()
         height = metrics.height()
@@ -338,7 +364,7 @@ class LandmarkOverlay(pg.GraphicsObject):
                 continue
             text = self._labels[v]
             width = metrics.horizontalAdvance(text) + 2
-            left = float(x) - LABEL_GAP - width
+            left = float(x) - LABEL_GAP * self.k - width
             rect = placer.place(vertical_candidates(left, float(y), width, height, steps=1))
             if rect is None:
                 continue
@@ -346,7 +372,7 @@ class LandmarkOverlay(pg.GraphicsObject):
             flags = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
             painter.setPen(HALO_COLOR)
             for dx, dy in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-                painter.drawText(box.translated(dx, dy), flags, text)
+                painter.drawText(box.translated(dx * self.k, dy * self.k), flags, text)
             painter.setPen(LABEL_COLOR)
             painter.drawText(box, flags, text)
             self.drawn_labels.append((text, rect))

@@ -6,7 +6,7 @@ import sqlite3
 
 import pytest
 
-from spinegui.core.calibration import Calibration, CalibrationError
+from spinegui.core.calibration import DICOM_SPACING, Calibration, CalibrationError
 from spinegui.core.errors import LandmarkError
 from spinegui.core.store import DB_NAME, Project, schema
 from tests.core.test_store import make_v1, sha, spine
@@ -54,7 +54,7 @@ def test_rulers_per_image_and_per_project(project):
     assert "project" in project.review_state(a).spacing.source
     project.set_calibration(a, on_a)
     assert project.review_state(a).spacing.row_mm == pytest.approx(0.3)
-    assert project.review_state(b).spacing.source == "DICOM pixel spacing"  # beats the project's
+    assert project.review_state(b).spacing.source == DICOM_SPACING  # beats the project's
     assert project.set_calibration(a, None) == on_a
     assert project.calibration(a) is None and project.calibration() == for_project
     assert [e.kind for e in project.history()][-3:] == ["calibration"] * 3

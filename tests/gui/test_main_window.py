@@ -188,13 +188,14 @@ def test_export_png_and_pdf(window, demo_project, tmp_path):
     window.open_project(demo_project)
     png = window.export_png(tmp_path / "view.png")
     image = QImage(str(png))
-    assert (image.width(), image.height()) == (window.canvas.width(), window.canvas.height())
+    assert (image.width(), image.height()) == window.canvas.image_size()  # full resolution
     pdf = window.export_pdf(tmp_path / "report.pdf")
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF") and len(data) > 10_000  # the picture is embedded
     info = window.report_info()
-    assert info.cobb_source.startswith("ground truth")
-    assert any("°" in value for _, value in info.cobb)
+    assert info.cobb_source.startswith("The ground truth")
+    assert info.curves and all("°" in truth for _, truth, _ in info.curves)
+    assert info.patient == []  # a PNG states no patient
 
 
 # ------------------------------------------------------------------- settings

@@ -228,3 +228,73 @@ def test_first_start_fits_the_screen_and_a_saved_size_is_clamped(
     qtbot.addWidget(again)
     assert available.contains(again.geometry())
     again.close()
+
+
+# ----------------------------------------------------------------------- exports
+
+
+def _rgb(image) -> np.ndarray:
+    from PySide6.QtGui import QImage
+
+    image = image.convertToFormat(QImage.Format.Format_RGB32)
+    shape = (image.height(), image.width(), 4)
+    return np.frombuffer(image.constBits(), np.uint8).reshape(shape).copy()  # outlives image
+
+
+def test_png_export_draws_the_overlay_on_the_full_image_without_handles(qtbot, shown, tmp_path):
+    from PySide6.QtGui import QImage
+
+    from spinegui.gui.export_render import render_annotated
+
+    window, canvas = shown, shown.canvas
+    canvas.set_zoom(4.0)  # what the screen shows does not matter
+    plain = _rgb(QImage(str(window.export_png(tmp_path / "plain.png"))))
+    assert plain.shape[:2] == (canvas.image_size()[1], canvas.image_size()[0])
+    full = _rgb(render_annotated(canvas, handles=True, uncertainty=True))
+    truth, pred = canvas.ground_truth(), canvas.prediction()
+    x, y = np.round(truth[6, 1]).astype(int)
+    # A handle's outline sits HANDLE_SIZE/2 * k px from its corner: only the full export has it.
+    differs = np.abs(full.astype(int) - plain.astype(int)).sum(axis=2) > 60
+    assert differs[y - 12 : y + 13, x - 12 : x + 13].any()
+    marks_x = int(pred[:, (1, 3), 0].max()) + 12
+    assert differs[:, marks_x : marks_x + 30].any()  # the uncertainty marks, right of the boxes
+    green = (plain[..., 1] > 150) & (plain[..., 2] < 140) & (plain[..., 0] < 160)
+    assert green.sum() > 500  # the ground truth's boxes are drawn on the export
+
+
+def test_a_ruler_drawn_on_the_image_gives_millimetres_and_is_undoable(qtbot, shown, monkeypatch):
+    from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+    window, canvas = shown, shown.canvas
+    monkeypatch.setattr(QInputDialog, "getDouble", lambda *a, **k: (100.0, True))
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
+    on_canvas(qtbot, window, Qt.Key.Key_K)
+    a = canvas.image_to_viewport(100, 200).toPoint()
+    b = canvas.image_to_viewport(100, 700).toPoint()
+    drag(canvas, a, b)
+    drawn = np.subtract(canvas.viewport_to_image(b), canvas.viewport_to_image(a))
+    calibration = window.project.calibration(window.session.current_id)
+    assert calibration is not None
+    assert calibration.mm_per_px == pytest.approx(100.0 / np.hypot(*drawn), rel=1e-9)
+    assert "ruler drawn on this image" in window.inspector.scale_label.text()
+    assert window.inspector.table.item(0, 2).text().endswith(" mm")
+    assert canvas.spacing_mm() == pytest.approx((calibration.mm_per_px,) * 2)
+    key(qtbot, window, "Ctrl+Z")
+    assert window.project.calibration(window.session.current_id) is None
+
+
+def test_the_export_has_a_scale_bar_only_when_the_image_has_a_scale(qtbot, shown):
+    from spinegui.gui.export_render import bar_length_mm, render_annotated
+
+    canvas = shown.canvas
+    w, h = canvas.image_size()
+    corner = np.s_[int(0.85 * h) :, : w // 3]
+
+    def white_in_corner() -> int:
+        return int((_rgb(render_annotated(canvas))[corner][..., :3] > 245).all(axis=2).sum())
+
+    canvas.set_spacing(None)
+    without = white_in_corner()
+    canvas.set_spacing((0.2, 0.2))
+    assert white_in_corner() > without + 100  # the white bar
+    assert bar_length_mm(w, 0.2) == 20  # the longest round length under a fifth of the width

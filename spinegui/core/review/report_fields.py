@@ -1,0 +1,63 @@
+"""Who and what a report is about, from a DICOM file's own header.
+
+A report for the patient record must say whose X-ray it is. A DICOM file
+says so itself (patient name and ID, birth date, sex, study date and
+description, accession number, institution); this reads those fields only
+(no pixels) and writes them as people read them: "Doe, John" rather than
+"Doe^John", "2024-01-31" rather than "20240131". PNG and JPEG files carry
+none of this, so their reports give the file name only.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+FIELDS = (
+    ("PatientName", "Patient"),
+    ("PatientID", "Patient ID"),
+    ("PatientBirthDate", "Born"),
+    ("PatientSex", "Sex"),
+    ("StudyDate", "Study date"),
+    ("StudyDescription", "Study"),
+    ("AccessionNumber", "Accession no."),
+    ("InstitutionName", "Institution"),
+)
+
+
+def _date(value: str) -> str:
+    v = value.strip()
+    return f"{v[:4]}-{v[4:6]}-{v[6:8]}" if len(v) == 8 and v.isdigit() else v
+
+
+def _person(value: str) -> str:
+    parts = [p.strip() for p in str(value).split("^")]
+    family, given = [*parts, "", ""][:2]
+    return f"{family}, {given}" if family and given else family or given
+
+
+def patient_fields(path: str | Path) -> list[tuple[str, str]]:
+    """(label, text) for each patient/study field the file states; [] for non-DICOM files.
+
+    Never raises for a file that is not DICOM or is damaged: a report without
+    these lines is still a report.
+    """
+    try:
+        import pydicom
+
+        ds = pydicom.dcmread(
+            str(path), stop_before_pixels=True, specific_tags=[k for k, _ in FIELDS]
+        )
+    except Exception:  # not DICOM, unreadable, damaged header: no patient block
+        return []
+    out = []
+    for keyword, label in FIELDS:
+        value = getattr(ds, keyword, None)
+        if value is None or str(value).strip() == "":
+            continue
+        text = str(value)
+        if keyword.endswith("Date"):
+            text = _date(text)
+        elif keyword == "PatientName":
+            text = _person(text)
+        out.append((label, text))
+    return out
