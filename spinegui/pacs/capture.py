@@ -13,10 +13,10 @@ import highdicom as hd
 import numpy as np
 from pydicom import Dataset
 
-from spinegui.core.cobb import CobbResult
+from spinegui.core.curves import CurveSet
 from spinegui.core.geometry import box_polygons, midlines
 from spinegui.core.imageio import LoadedImage
-from spinegui.pacs.sr_write import CURVES, MANUFACTURER
+from spinegui.pacs.sr_write import MANUFACTURER
 
 SC_SERIES_NUMBER = 9702
 SC_SERIES_DESCRIPTION = "spinegui annotated view"
@@ -27,7 +27,7 @@ MAX_SIDE = 2048
 
 
 def render_annotated(
-    image: LoadedImage, landmarks: np.ndarray, cobb: CobbResult, names: tuple[str, ...]
+    image: LoadedImage, landmarks: np.ndarray, curves: CurveSet, names: tuple[str, ...]
 ) -> np.ndarray:
     """(H, W, 3) uint8 RGB: the windowed X-ray, green vertebra boxes, Cobb lines and values."""
     grey = np.clip(image.normalized() * 255.0, 0, 255).astype(np.uint8)
@@ -41,18 +41,20 @@ def render_annotated(
     cv2.polylines(canvas, list(boxes), True, BOX_BGR, thick, cv2.LINE_AA)
     lines = midlines(pts)
     font = max(0.35, canvas.shape[0] / 1600)
-    for k, (angle, (upper, lower)) in enumerate(zip(cobb.angles, cobb.pairs, strict=True)):
-        if angle < 0.05:
-            continue
-        for v in (upper, lower):
+    for k, curve in enumerate(curves.curves):
+        colour = ANGLE_BGR[k % len(ANGLE_BGR)]
+        for v in (curve.upper, curve.lower):
             a, b = lines[v]
             d = b - a
             p, q = (a - d).round().astype(int), (b + d).round().astype(int)
-            cv2.line(canvas, tuple(p), tuple(q), ANGLE_BGR[k], thick, cv2.LINE_AA)
-        text = f"{CURVES[k].value} {angle:.1f} deg ({names[upper]}-{names[lower]})"
+            cv2.line(canvas, tuple(p), tuple(q), colour, thick, cv2.LINE_AA)
+        # OpenCV's Hershey fonts have no degree sign or en dash.
+        text = curve.name + " " + curve.describe(names).replace("°", " deg").replace("–", "-")
+        (width, _), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font, thick)
+        size = font * min(1.0, (canvas.shape[1] - 12) / width)  # a narrow X-ray: shrink to fit
         y = int(20 * font / 0.5) * (k + 1)
-        cv2.putText(canvas, text, (6, y), cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), thick + 2)
-        cv2.putText(canvas, text, (6, y), cv2.FONT_HERSHEY_SIMPLEX, font, ANGLE_BGR[k], thick)
+        cv2.putText(canvas, text, (6, y), cv2.FONT_HERSHEY_SIMPLEX, size, (0, 0, 0), thick + 2)
+        cv2.putText(canvas, text, (6, y), cv2.FONT_HERSHEY_SIMPLEX, size, colour, thick)
     return cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB)
 
 

@@ -93,6 +93,7 @@ def report_content(project: Project, rec: ImageRecord) -> ReportContent:
         image_height=rec.height,
         reviewer=rec.reviewer or project.user,
         model=prediction.model_version if prediction is not None else None,
+        curve_ends=project.curve_ends(rec.id),
     )
 
 
@@ -144,7 +145,7 @@ def _queue_one(project: Project, rec: ImageRecord, content: ReportContent, captu
         rgb = render_annotated(
             load_image(rec.path),
             content.landmarks,
-            content.cobb,
+            content.curves,
             get_template(rec.template).vertebrae,
         )
         sc = build_capture(

@@ -19,6 +19,7 @@ from pydicom.errors import InvalidDicomError
 
 from spinegui.core.errors import SpineguiError
 from spinegui.core.store import Project
+from spinegui.core.templates import get_template
 from spinegui.pacs.client import PacsClient
 from spinegui.pacs.errors import NotOnServer, PacsError
 from spinegui.pacs.retrieve import Progress, RetrieveReport, retrieve_series
@@ -110,11 +111,23 @@ def apply_reports(project: Project, reports: Sequence[ReadReport], result: PullR
         local = project.ground_truth(image_id)
         if local is None:
             project.set_ground_truth(image_id, report.landmarks, source="import", kind="import")
+            if ends := _reader_ends(report, rec.template):
+                project.set_curve_ends(image_id, ends)
             result.truth_from_pacs.append(image_id)
         elif not np.allclose(local, report.landmarks, atol=SAME_POINTS_PX):
             result.kept_local.append(
                 f"{rec.path.name}: local landmarks differ from the PACS report and were kept"
             )
+
+
+def _reader_ends(report: ReadReport, template: str) -> list[tuple[int, int]]:
+    """The end vertebrae the report's reader chose, as template indices."""
+    index = {name: i for i, name in enumerate(get_template(template).vertebrae)}
+    return [
+        (index[upper], index[lower])
+        for (upper, lower), chosen in zip(report.ends, report.chosen_by_reader, strict=True)
+        if chosen and upper in index and lower in index
+    ]
 
 
 def _remember(project: Project, rec, report: ReadReport) -> None:
@@ -127,6 +140,7 @@ def _remember(project: Project, rec, report: ReadReport) -> None:
             image_height=rec.height,
             reviewer=report.reviewer or "",
             model=report.model,
+            curve_ends=tuple(_reader_ends(report, report.template)),
         ).content_hash()
     except (OSError, InvalidDicomError, SpineguiError):
         digest = ""  # unreadable file or degenerate landmarks: remembered without a fingerprint

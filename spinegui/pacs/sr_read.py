@@ -23,8 +23,10 @@ from pydicom import Dataset
 
 from spinegui.core.templates import TEMPLATES
 from spinegui.pacs.sr_write import (
+    BY_READER,
     COBB_PREFIX,
     CURVE,
+    ENDS_CHOSEN_BY,
     LOWER_END,
     PIXEL_ORIGIN,
     UPPER_END,
@@ -61,6 +63,8 @@ class ReadReport:
     angles: tuple[float, ...]
     ends: tuple[tuple[str, str], ...]
     curves: tuple[str, ...]
+    chosen_by_reader: tuple[bool, ...]
+    """Per curve: whether the reader chose its end vertebrae (else the rules did)."""
     reviewer: str | None
     model: str | None
     supersedes: tuple[str, ...]
@@ -98,7 +102,7 @@ def read_report(ds: Dataset) -> ReadReport | None:
         template = next((t.name for t in TEMPLATES.values() if list(t.vertebrae) == names), None)
         if template is None or len(images) != 1:
             return None
-        angles, ends, curves = _cobb_groups(report)
+        angles, ends, curves, chosen = _cobb_groups(report)
         reviewer, model = _observers(sr)
     except (AttributeError, KeyError, IndexError, TypeError, ValueError) as exc:
         log.info("Skipped an SR that is not a readable spinegui report: %s", exc)
@@ -116,6 +120,7 @@ def read_report(ds: Dataset) -> ReadReport | None:
         angles=angles,
         ends=ends,
         curves=curves,
+        chosen_by_reader=chosen,
         reviewer=reviewer,
         model=model,
         supersedes=_predecessors(ds),
@@ -136,18 +141,20 @@ def latest_reports(reports: Iterable[ReadReport]) -> dict[str, ReadReport]:
     return latest
 
 
-def _cobb_groups(report) -> tuple[tuple[float, ...], tuple[tuple[str, str], ...], tuple[str, ...]]:
-    angles, ends, curves = [], [], []
+def _cobb_groups(report) -> tuple[tuple, tuple, tuple, tuple]:
+    """(angles, end vertebra names, curve names, chosen by the reader) of the Cobb groups."""
+    angles, ends, curves, chosen = [], [], [], []
     for group in report.get_image_measurement_groups():
         if not str(group.tracking_identifier or "").startswith(COBB_PREFIX):
             continue
         values = {q.name.value: q.value for q in group.get_qualitative_evaluations()}
         angles.append(float(group.get_measurements()[0].value))
         curves.append(values[CURVE.value].meaning)
+        chosen.append(getattr(values.get(ENDS_CHOSEN_BY.value), "value", None) == BY_READER.value)
         ends.append(
             (vertebra_name(values[UPPER_END.value]), vertebra_name(values[LOWER_END.value]))
         )
-    return tuple(angles), tuple(ends), tuple(curves)
+    return tuple(angles), tuple(ends), tuple(curves), tuple(chosen)
 
 
 def _observers(sr: Dataset) -> tuple[str | None, str | None]:

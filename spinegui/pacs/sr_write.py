@@ -9,11 +9,14 @@ Layout (highdicom writes and checks the templates):
   closed POLYLINE (SR has no polygon type: last point = first) of image
   coordinates TL, TR, BR, BL, TL on the source instance, and the model as
   algorithm when one predicted it.
-- One TID 1501 group per Cobb angle: the angle (SNOMED CT 285285000 "Cobb
-  angle", unit deg), the curve name, and its upper and lower end vertebrae as
-  coded evaluations. There are no standard concepts for "upper/lower end
-  vertebra" or the AASCE curve names, so these use the private coding scheme
-  ``99SPINEGUI`` (designators starting with 99 are reserved for that).
+- One TID 1501 group per curve (named by its apex, as the window and the
+  PDF report name it, ``spinegui.core.curves``): the angle (SNOMED CT
+  285285000 "Cobb angle", unit deg), the curve name, its upper and lower end
+  vertebrae, and whether the reader chose those end vertebrae or the rules
+  did, as coded evaluations. There are no standard concepts for "upper/lower
+  end vertebra", the curve regions or the selection, so these use the
+  private coding scheme ``99SPINEGUI`` (designators starting with 99 are
+  reserved for that).
 
 Coordinates: DICOM image coordinates put the top-left corner of the first
 pixel at (0, 0), so its centre is (0.5, 0.5); spinegui's landmarks put that
@@ -37,7 +40,7 @@ from pydicom import Dataset
 from pydicom.sr.codedict import codes
 
 from spinegui import __version__
-from spinegui.core.cobb import CobbResult, cobb_angles
+from spinegui.core.curves import CurveSet, measure_curves
 from spinegui.core.templates import get_template
 
 MANUFACTURER = "spinegui"
@@ -50,12 +53,9 @@ SCHEME = "99SPINEGUI"
 UPPER_END = hd.sr.CodedConcept("upper-end", SCHEME, "Upper end vertebra")
 LOWER_END = hd.sr.CodedConcept("lower-end", SCHEME, "Lower end vertebra")
 CURVE = hd.sr.CodedConcept("curve", SCHEME, "Curve")
-CURVES = (
-    hd.sr.CodedConcept("PT", SCHEME, "Main / proximal thoracic"),
-    hd.sr.CodedConcept("MT", SCHEME, "Main thoracic"),
-    hd.sr.CodedConcept("TL", SCHEME, "Thoracolumbar / lumbar"),
-)
-"""The AASCE column order of ``CobbResult.angles``."""
+ENDS_CHOSEN_BY = hd.sr.CodedConcept("ends-chosen-by", SCHEME, "End vertebrae chosen by")
+BY_READER = hd.sr.CodedConcept("reader", SCHEME, "The reader")
+BY_RULES = hd.sr.CodedConcept("rules", SCHEME, "The AASCE rules")
 VERTEBRA_PREFIX = "spinegui vertebra "
 COBB_PREFIX = "spinegui Cobb angle "
 
@@ -84,20 +84,24 @@ class ReportContent:
     image_height: int
     reviewer: str
     model: str | None
+    curve_ends: tuple[tuple[int, int], ...] = ()
+    """End vertebrae the reader chose (template indices); they replace the rules' curves."""
 
     @property
-    def cobb(self) -> CobbResult:
-        return cobb_angles(self.landmarks, image_height=self.image_height)
+    def curves(self) -> CurveSet:
+        names = get_template(self.template).vertebrae
+        return measure_curves(self.landmarks, self.image_height, names, self.curve_ends)
 
     def content_hash(self) -> str:
         """A fingerprint of what the report says (not when it was written)."""
-        cobb = self.cobb
         payload = {
             "sop": str(self.source.SOPInstanceUID),
             "template": self.template,
             "landmarks": np.round(np.asarray(self.landmarks, float), 3).tolist(),
-            "angles": [round(a, 2) for a in cobb.angles],
-            "pairs": [list(p) for p in cobb.pairs],
+            "curves": [
+                [c.name, round(c.angle, 2), c.upper, c.lower, c.chosen_by_reader]
+                for c in self.curves.curves
+            ],
             "reviewer": self.reviewer,
             "model": self.model,
         }
@@ -152,29 +156,33 @@ def build_report(
                 algorithm_id=algorithm,
             )
         )
-    cobb = content.cobb
     measured_image = hd.sr.SourceImageForMeasurementGroup(
         referenced_sop_class_uid=str(src.SOPClassUID),
         referenced_sop_instance_uid=str(src.SOPInstanceUID),
     )
-    for curve, angle, (upper, lower) in zip(CURVES, cobb.angles, cobb.pairs, strict=True):
+    for curve in content.curves.curves:
         groups.append(
             hd.sr.MeasurementsAndQualitativeEvaluations(
                 tracking_identifier=hd.sr.TrackingIdentifier(
-                    uid=hd.UID(), identifier=COBB_PREFIX + curve.meaning
+                    uid=hd.UID(), identifier=COBB_PREFIX + curve.name
                 ),
                 finding_type=codes.SCT.CobbAngle,
                 measurements=[
                     hd.sr.Measurement(
                         name=codes.SCT.CobbAngle,
-                        value=round(float(angle), 2),
+                        value=round(float(curve.angle), 2),
                         unit=codes.UCUM.Degree,
                     )
                 ],
                 qualitative_evaluations=[
-                    hd.sr.QualitativeEvaluation(CURVE, curve),
-                    hd.sr.QualitativeEvaluation(UPPER_END, vertebra_code(names[upper])),
-                    hd.sr.QualitativeEvaluation(LOWER_END, vertebra_code(names[lower])),
+                    hd.sr.QualitativeEvaluation(
+                        CURVE, hd.sr.CodedConcept(curve.region, SCHEME, curve.name)
+                    ),
+                    hd.sr.QualitativeEvaluation(UPPER_END, vertebra_code(names[curve.upper])),
+                    hd.sr.QualitativeEvaluation(LOWER_END, vertebra_code(names[curve.lower])),
+                    hd.sr.QualitativeEvaluation(
+                        ENDS_CHOSEN_BY, BY_READER if curve.chosen_by_reader else BY_RULES
+                    ),
                 ],
                 source_images=[measured_image],
             )

@@ -10,13 +10,12 @@ import numpy as np
 import pytest
 from pydicom import dcmread
 
-from spinegui.core.cobb import cobb_angles
+from spinegui.core.curves import measure_curves
 from spinegui.core.imageio import load_image
 from spinegui.core.templates import get_template
 from spinegui.pacs.capture import build_capture, render_annotated
 from spinegui.pacs.sr_read import latest_reports, read_report
 from spinegui.pacs.sr_write import (
-    CURVES,
     PIXEL_ORIGIN,
     Predecessor,
     ReportContent,
@@ -40,6 +39,7 @@ def content(dx, landmarks=None, **kw) -> ReportContent:
         image_height=256,
         reviewer=kw.get("reviewer", "Dr^Reviewer"),
         model=kw.get("model", "c7l5-test-model"),
+        curve_ends=kw.get("curve_ends", ()),
     )
 
 
@@ -60,15 +60,31 @@ def test_report_round_trips_corners_angles_reviewer_and_model(dx, tmp_path):
     back = read_report(dcmread(written(tmp_path, sr)))
     assert back.template == "C7-L5"
     np.testing.assert_allclose(back.landmarks, dx.landmarks, atol=1e-4)  # 32-bit SCOORDs
-    expected = cobb_angles(dx.landmarks, image_height=256)
-    np.testing.assert_allclose(back.angles, np.round(expected.angles, 2))
     names = get_template("C7-L5").vertebrae
-    assert back.ends == tuple((names[a], names[b]) for a, b in expected.pairs)
-    assert back.curves == tuple(c.meaning for c in CURVES)
+    expected = measure_curves(dx.landmarks, 256, names).curves
+    assert expected  # the phantom is curved: the report has angles to carry
+    np.testing.assert_allclose(back.angles, [round(c.angle, 2) for c in expected])
+    assert back.ends == tuple((names[c.upper], names[c.lower]) for c in expected)
+    assert back.curves == tuple(c.name for c in expected)  # the window's words, not AASCE's
+    assert back.chosen_by_reader == (False,) * len(expected)
     assert (back.reviewer, back.model) == ("Dr Reviewer", "c7l5-test-model")
     assert back.image_sop_uid == dx.dataset.SOPInstanceUID
     assert back.study_uid == dx.dataset.StudyInstanceUID  # same study as the X-ray
     assert sr.PatientID == "SR-TEST"
+
+
+def test_reader_chosen_end_vertebrae_are_measured_and_said_so(dx, tmp_path):
+    names = get_template("C7-L5").vertebrae
+    chosen = (names.index("T3"), names.index("T11"))
+    sr = build_report(
+        content(dx, curve_ends=(chosen,)), series_uid=hd.UID(), sop_uid=hd.UID(), instance_number=1
+    )
+    back = read_report(dcmread(written(tmp_path, sr)))
+    picked = [k for k, by_reader in enumerate(back.chosen_by_reader) if by_reader]
+    assert [back.ends[k] for k in picked] == [("T3", "T11")]
+    expected = measure_curves(dx.landmarks, 256, names, [chosen]).curves
+    assert back.angles == tuple(round(c.angle, 2) for c in expected)
+    assert content(dx, curve_ends=(chosen,)).content_hash() != content(dx).content_hash()
 
 
 def test_coordinates_follow_dicoms_pixel_centre_and_corner_order(dx):
@@ -109,9 +125,8 @@ def test_report_and_capture_pass_the_dicom_validator(dx, tmp_path):
     image_path = tmp_path / "dx.dcm"
     image_path.write_bytes(dx.to_bytes())
     image = load_image(image_path)
-    rgb = render_annotated(
-        image, dx.landmarks, cobb_angles(dx.landmarks, 256), get_template("C7-L5").vertebrae
-    )
+    names = get_template("C7-L5").vertebrae
+    rgb = render_annotated(image, dx.landmarks, measure_curves(dx.landmarks, 256, names), names)
     capture = build_capture(
         dx.dataset, rgb, series_uid=hd.UID(), sop_uid=hd.UID(), instance_number=1
     )
