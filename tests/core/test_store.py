@@ -97,8 +97,10 @@ def test_open_refuses_someone_elses_sqlite_file(tmp_path):
     con.execute("CREATE TABLE notes (x)")
     con.commit()
     con.close()
+    theirs = (tmp_path / "p" / DB_NAME).read_bytes()
     with pytest.raises(StoreError, match="not a spinegui project database"):
         Project.open(tmp_path / "p")
+    assert (tmp_path / "p" / DB_NAME).read_bytes() == theirs, "their file must stay untouched"
 
 
 def test_open_explains_an_interrupted_create(tmp_path):
@@ -106,6 +108,8 @@ def test_open_explains_an_interrupted_create(tmp_path):
     (tmp_path / "p" / DB_NAME).write_bytes(b"")
     with pytest.raises(StoreError, match="never finished"):
         Project.open(tmp_path / "p")
+    assert (tmp_path / "p" / DB_NAME).read_bytes() == b""
+    assert sorted(p.name for p in (tmp_path / "p").iterdir()) == [DB_NAME]
 
 
 def test_closed_project_refuses_work(project):

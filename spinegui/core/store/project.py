@@ -28,6 +28,7 @@ from spinegui.core.store import schema
 from spinegui.core.store.annotations import AnnotationsMixin
 from spinegui.core.store.db import (
     connect,
+    damaged,
     decoding,
     translate_errors,
     unknown_image,
@@ -133,6 +134,7 @@ class Project(AnnotationsMixin, TrainingMixin, DicomMixin, ReadingsMixin):
                 f"Choose the folder that contains {DB_NAME}, or create a new project there.",
             )
         project = cls(folder, user=user)
+        project._check_file_header()
         try:
             project._check_and_migrate()
             project._template = get_template(project._meta("template"))
@@ -169,6 +171,42 @@ class Project(AnnotationsMixin, TrainingMixin, DicomMixin, ReadingsMixin):
     def schema_version(self) -> int:
         with translate_errors("read the project", self.db_path):
             return int(self._db().execute("PRAGMA user_version").fetchone()[0])
+
+    def data_version(self) -> int:
+        """A number that changes when another connection (window, process) commits.
+
+        SQLite's ``PRAGMA data_version``: cheap enough to poll on focus or on a
+        timer; when it changes, ``changed_images`` says what to reload. Commits
+        made through this object do not change it.
+        """
+        with translate_errors("check the project for changes", self.db_path):
+            return int(self._db().execute("PRAGMA data_version").fetchone()[0])
+
+    def last_edit_id(self) -> int:
+        """Id of the newest history row (0 for none): a bookmark for ``changed_images``."""
+        rows = self._query("read the edit history", "SELECT max(id) FROM edits")
+        return int(rows[0][0] or 0)
+
+    def changed_images(self, since_edit_id: int) -> set[int]:
+        """Images with history rows after ``since_edit_id``: what another window changed."""
+        rows = self._query(
+            "read the edit history",
+            "SELECT DISTINCT image_id FROM edits WHERE id > ? AND image_id IS NOT NULL",
+            (int(since_edit_id),),
+        )
+        return {int(r[0]) for r in rows}
+
+    def durability(self) -> tuple[str, str]:
+        """(journal mode, synchronous level) of this thread's connection: ("wal", "full").
+
+        The power-cut promise rests on these two settings (see ``db.py``); a
+        kill test cannot tell FULL from OFF, so tests assert them directly.
+        """
+        with translate_errors("read the project settings", self.db_path):
+            conn = self._db()
+            journal = str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower()
+            level = int(conn.execute("PRAGMA synchronous").fetchone()[0])
+        return journal, {0: "off", 1: "normal", 2: "full", 3: "extra"}.get(level, str(level))
 
     def check_integrity(self) -> list[str]:
         """SQLite's own consistency check; an empty list means the file is sound."""
@@ -381,6 +419,29 @@ class Project(AnnotationsMixin, TrainingMixin, DicomMixin, ReadingsMixin):
             )
         return rows[0][0]
 
+    def _check_file_header(self) -> None:
+        """Refuse files that are no spinegui project before SQLite opens (and so
+        changes) them: switching to WAL rewrites the header of someone else's
+        database, and of an empty file. A file whose header is still in its
+        write-ahead log (a crash right after creation) is left to SQLite."""
+        try:
+            with open(self.db_path, "rb") as f:
+                head = f.read(100)
+            wal = self.db_path.with_name(DB_NAME + "-wal")
+            pending = wal.is_file() and wal.stat().st_size > 0
+        except OSError as exc:
+            raise StoreError(
+                f"Could not read the project database {self.db_path}: {exc.strerror or exc}.",
+                "Check that the folder is available and that you may read it.",
+            ) from exc
+        if not head and not pending:
+            raise _never_finished(self.db_path)
+        if head and not head.startswith(b"SQLite format 3\x00"):
+            raise damaged(self.db_path)
+        app_id = int.from_bytes(head[68:72], "big") if len(head) >= 72 else 0
+        if len(head) == 100 and app_id != schema.APPLICATION_ID and not pending:
+            raise _not_ours(self.db_path)
+
     def _check_and_migrate(self) -> None:
         conn = self._db()
         with translate_errors("open the project", self.db_path):
@@ -403,15 +464,8 @@ class Project(AnnotationsMixin, TrainingMixin, DicomMixin, ReadingsMixin):
         if app_id != schema.APPLICATION_ID:
             tables = conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
             if app_id == 0 and version == 0 and tables == 0:
-                raise StoreError(
-                    f"The project database {self.db_path} is empty: creating the project "
-                    "never finished.",
-                    f"Delete {DB_NAME} and create the project again; it held no annotations.",
-                )
-            raise StoreError(
-                f"{self.db_path} is not a spinegui project database.",
-                "Choose a folder created by spinegui, or move that file out of the way.",
-            )
+                raise _never_finished(self.db_path)
+            raise _not_ours(self.db_path)
         if version < 0:
             raise StoreError(
                 f"{self.db_path} is not a spinegui project database (its version is {version}).",
@@ -478,6 +532,20 @@ class Project(AnnotationsMixin, TrainingMixin, DicomMixin, ReadingsMixin):
             split=split,
             gt_source=gt_source,
         )
+
+
+def _never_finished(db_path: Path) -> StoreError:
+    return StoreError(
+        f"The project database {db_path} is empty: creating the project never finished.",
+        f"Delete {DB_NAME} and create the project again; it held no annotations.",
+    )
+
+
+def _not_ours(db_path: Path) -> StoreError:
+    return StoreError(
+        f"{db_path} is not a spinegui project database.",
+        "Choose a folder created by spinegui, or move that file out of the way.",
+    )
 
 
 def _file_stat(path: Path) -> tuple[int | None, int | None]:
