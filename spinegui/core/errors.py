@@ -43,3 +43,11 @@ class StoreError(SpineguiError):
 
 class OutputError(SpineguiError):
     """An output file or folder that may not or cannot be written (exists, full disk)."""
+
+
+class ProjectConflict(StoreError):
+    """An edit based on a state someone else (another window or process) has changed since.
+
+    Nothing was saved; the message names what changed, who changed it and when,
+    and the caller reloads so the person sees the current state.
+    """

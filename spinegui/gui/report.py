@@ -71,7 +71,8 @@ def save_png(image: QImage, path: Path) -> Path:
     """Write a picture under a temporary name, then rename: a full disk tears nothing."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        if image.isNull() or not image.save(str(tmp), "PNG"):
+        # Qt reports success even when a full disk cut the file short: read it back.
+        if image.isNull() or not image.save(str(tmp), "PNG") or QImage(str(tmp)).isNull():
             raise _write_failed(path)
     return path
 
@@ -85,11 +86,13 @@ def export_pdf(path: Path, picture: QPixmap | QImage, info: ReportInfo) -> Path:
     """Write a one-page A4 report; raises ExportError when the file cannot be written."""
     path = Path(path)
     with atomic_path(path) as tmp:
-        _write_pdf(tmp, picture, info)
+        if not _write_pdf(tmp, picture, info):
+            raise _write_failed(path)
     return path
 
 
-def _write_pdf(path: Path, picture, info: ReportInfo) -> None:
+def _write_pdf(path: Path, picture, info: ReportInfo) -> bool:
+    """Lay the report out into ``path``; False when it could not be written whole."""
     writer = QPdfWriter(str(path))
     writer.setPageSize(QPageSize(QPageSize.PageSizeId.A4))
     writer.setPageMargins(QMarginsF(12, 12, 12, 12), QPageLayout.Unit.Millimeter)
@@ -98,14 +101,23 @@ def _write_pdf(path: Path, picture, info: ReportInfo) -> None:
     writer.setCreator(f"spinegui {__version__}")
     painter = QPainter()
     if not painter.begin(writer):
-        raise _write_failed(path)
+        return False
     try:
         draw_report(painter, QRectF(0, 0, writer.width(), writer.height()), picture, info)
     finally:
         painter.end()
     del writer  # closes the file before it is renamed
-    if not path.is_file() or path.stat().st_size == 0:
-        raise _write_failed(path)
+    return _complete_pdf(path)
+
+
+def _complete_pdf(path: Path) -> bool:
+    """A PDF ends with %%EOF; one cut short by a full disk (Qt does not say so) does not."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, path.stat().st_size - 1024))
+            return b"%%EOF" in f.read()
+    except OSError:
+        return False
 
 
 class _Writer:

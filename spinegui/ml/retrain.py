@@ -28,7 +28,6 @@ Decisions recorded here:
 from __future__ import annotations
 
 import datetime as _dt
-import re
 import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -52,7 +51,6 @@ __all__ = [
 ]
 
 VERSION_PREFIX = "retrain-"
-_VERSION_RE = re.compile(rf"^{VERSION_PREFIX}(\d+)$")
 
 
 PAPER_LR = 1e-4
@@ -142,17 +140,13 @@ def train_command(
 
 
 def new_version_name(project) -> str:
-    """``retrain-NN``, one above every retrain the project or its models folder knows."""
-    used = {m.version for m in project.models()}
-    numbers = [int(m.group(1)) for v in used if (m := _VERSION_RE.match(v))]
-    folder = Path(project.models_dir)
-    if folder.is_dir():
-        for p in folder.iterdir():
-            stem = p.name.split(".", 1)[0]
-            if m := _VERSION_RE.match(stem):
-                numbers.append(int(m.group(1)))
-    n = max(numbers, default=0) + 1
-    return f"{VERSION_PREFIX}{n:02d}"
+    """``retrain-NN``, reserved in the project's database for this run alone.
+
+    The store numbers on from every model, reservation and file and records
+    the reservation in the same transaction, so two retrains started at once
+    never share a name (nor a checkpoint file).
+    """
+    return project.reserve_model_version(VERSION_PREFIX)
 
 
 # ------------------------------------------------------------------ comparison
@@ -315,12 +309,17 @@ def adopt_candidate(
     *,
     settings: dict[str, Any] | None = None,
     comparison: ComparisonEvent | dict[str, Any] | None = None,
+    fingerprint: str | None = None,
 ):
     """Register the finished run's model and make it the project's active model.
 
     The parent is the model active *now*, which is the one the comparison
-    was made against; returns the new ``ModelRecord``.
+    was made against; returns the new ``ModelRecord``. ``fingerprint`` (the
+    card's, as the run reported it) identifies the file: a checkpoint replaced
+    since the run finished is refused rather than adopted under its name.
     """
+    if fingerprint is not None:
+        _check_same_run(checkpoint, fingerprint)
     active = project.active_model()
     parent = active.version if active is not None else None
     card = build_card(checkpoint, parent=parent, settings=settings, comparison=comparison)
@@ -329,9 +328,37 @@ def adopt_candidate(
     return record
 
 
-def discard_candidate(checkpoint: str | Path) -> list[Path]:
-    """Delete a candidate checkpoint and its resume sidecar; returns what was removed."""
+def _check_same_run(checkpoint: str | Path, fingerprint: str) -> None:
+    from spinegui.core.model_card import read_model_card
+
+    if read_model_card(checkpoint).get("fingerprint") != fingerprint:
+        raise SpineguiError(
+            f"{Path(checkpoint).name} is no longer the model this run trained: the file was "
+            "replaced since the run finished, so it was not adopted.",
+            "Run the retrain again.",
+        )
+
+
+def discard_candidate(
+    checkpoint: str | Path, *, project=None, version: str | None = None
+) -> list[Path]:
+    """Delete a candidate checkpoint and its resume sidecar; returns what was removed.
+
+    With ``project``, a file that a registered model uses (adopted meanwhile,
+    perhaps in another window) is refused, never deleted, and the run's
+    reserved ``version`` is released.
+    """
     p = Path(checkpoint)
+    if project is not None:
+        owner = project.model_using_file(p)
+        if owner is not None:
+            raise SpineguiError(
+                f"{p.name} is the checkpoint of model {owner.version}, which is registered "
+                "in the project (adopted, perhaps in another window); it was not deleted.",
+                "Use Model history to switch models instead.",
+            )
+        if version is not None:
+            project.release_model_version(version)
     removed = []
     for path in (p, p.with_name(p.name.removesuffix(".safetensors") + ".resume.safetensors")):
         tmp = path.with_name(path.name + ".tmp")

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from spinegui.core.errors import LandmarkError, StoreError
+from spinegui.core.errors import LandmarkError, ProjectConflict, StoreError
 from spinegui.core.landmarks import MAX_COORDINATE, as_landmarks
 from spinegui.core.store.db import decoding, unknown_image, unknown_model, utc_now
 from spinegui.core.store.records import GROUND_TRUTH_KINDS, SOURCES, STATUSES, Edit, Prediction
@@ -28,6 +29,13 @@ if TYPE_CHECKING:
     from spinegui.core.store.project import Project
 
 _EDIT_SELECT = "SELECT id, at, user, image_id, kind, vertebra, corner, before, after FROM edits"
+
+ANY = object()
+"""``expected=ANY`` (the default of whole-array edits): no precondition."""
+
+SAME_TOLERANCE_PX = 1e-6
+"""Positions within this are "unchanged": values pass through float64 blobs, JSON
+and Qt, and only a real move by someone else should count as a change."""
 
 
 def to_blob(points: np.ndarray) -> bytes:
@@ -62,9 +70,22 @@ class AnnotationsMixin:
         return None if rows[0][0] is None else from_blob(rows[0][0], 4, 2)
 
     def set_ground_truth(
-        self: Project, image_id: int, points, source: str = "manual", kind: str = "set_all"
+        self: Project,
+        image_id: int,
+        points,
+        source: str = "manual",
+        kind: str = "set_all",
+        *,
+        expected=ANY,
     ) -> np.ndarray | None:
-        """Replace all landmarks of an image; returns the previous array (or None)."""
+        """Replace all landmarks of an image; returns the previous array (or None).
+
+        ``expected`` (an array, or None for "no landmarks yet") is the state
+        the caller based the edit on; if the image holds something else now,
+        ``ProjectConflict`` is raised and nothing is saved. Every edit method
+        takes it: it is how two windows avoid writing over each other, and how
+        an undo refuses to revert an edit someone else has built on since.
+        """
         if source not in SOURCES:
             raise StoreError(f"Unknown landmark source {source!r}.", f"Use one of {SOURCES}.")
         if kind not in GROUND_TRUTH_KINDS:
@@ -73,6 +94,7 @@ class AnnotationsMixin:
             )
         with self._write("save the landmarks") as conn:
             template, before = _ground_truth_for_update(conn, image_id)
+            _check_whole(conn, image_id, before, expected)
             after = as_landmarks(points, template)
             _store_ground_truth(conn, image_id, after, source)
             self._log(
@@ -84,7 +106,7 @@ class AnnotationsMixin:
             )
         return before
 
-    def clear_ground_truth(self: Project, image_id: int) -> np.ndarray | None:
+    def clear_ground_truth(self: Project, image_id: int, *, expected=ANY) -> np.ndarray | None:
         """Remove an image's landmarks (to undo the edit that created them).
 
         Logged like every edit, so the history still shows what was there.
@@ -92,6 +114,7 @@ class AnnotationsMixin:
         """
         with self._write("remove the landmarks") as conn:
             _template, before = _ground_truth_for_update(conn, image_id)
+            _check_whole(conn, image_id, before, expected)
             if before is None:
                 return None
             conn.execute("DELETE FROM ground_truth WHERE image_id = ?", (int(image_id),))
@@ -99,7 +122,7 @@ class AnnotationsMixin:
         return before
 
     def accept_prediction(
-        self: Project, image_id: int, model_version: str | None = None
+        self: Project, image_id: int, model_version: str | None = None, *, expected=ANY
     ) -> np.ndarray | None:
         """Make a model's prediction (default: the active model's) the ground truth."""
         with self._write("accept the prediction") as conn:
@@ -114,6 +137,7 @@ class AnnotationsMixin:
                     "Run the model on this image first.",
                 )
             template, before = _ground_truth_for_update(conn, image_id)
+            _check_whole(conn, image_id, before, expected)
             after = as_landmarks(from_blob(row[0], 4, 2), template)
             _store_ground_truth(conn, image_id, after, "accepted_prediction")
             self._log(
@@ -125,13 +149,20 @@ class AnnotationsMixin:
             )
         return before
 
-    def move_corner(self: Project, image_id: int, vertebra: int, corner: int, xy) -> np.ndarray:
-        """Put one corner at ``xy``; returns its previous (2,) position."""
+    def move_corner(
+        self: Project, image_id: int, vertebra: int, corner: int, xy, *, expected=None
+    ) -> np.ndarray:
+        """Put one corner at ``xy``; returns its previous (2,) position.
+
+        ``expected``: the (2,) position the edit was based on (see
+        ``set_ground_truth``); None for no precondition.
+        """
         target = _finite(xy, (2,), "corner position")
         with self._write("save the corner") as conn:
             template, gt = _editable(conn, image_id)
             v, c = _vertebra_index(vertebra, template), _corner_index(corner)
             before = gt[v, c].copy()
+            _check_part(conn, image_id, template, v, before, expected, (2,))
             gt[v, c] = target
             _store_ground_truth(conn, image_id, gt, "manual")
             self._log(
@@ -145,21 +176,34 @@ class AnnotationsMixin:
             )
         return before
 
-    def move_vertebra(self: Project, image_id: int, vertebra: int, dxdy) -> np.ndarray:
-        """Shift a whole vertebra; returns its previous (4,2) corners (undo: set_vertebra)."""
+    def move_vertebra(
+        self: Project, image_id: int, vertebra: int, dxdy, *, expected=None
+    ) -> np.ndarray:
+        """Shift a whole vertebra; returns its previous (4,2) corners (undo: set_vertebra).
+
+        ``expected``: the (4,2) corners the edit was based on, or None.
+        """
         shift = _finite(dxdy, (2,), "shift")
-        return self._replace_vertebra(image_id, vertebra, "move_vertebra", lambda q: q + shift)
+        return self._replace_vertebra(
+            image_id, vertebra, "move_vertebra", lambda q: q + shift, expected
+        )
 
-    def set_vertebra(self: Project, image_id: int, vertebra: int, corners) -> np.ndarray:
-        """Set a vertebra's four corners (TL, TR, BL, BR); returns the previous (4,2)."""
+    def set_vertebra(
+        self: Project, image_id: int, vertebra: int, corners, *, expected=None
+    ) -> np.ndarray:
+        """Set a vertebra's four corners (TL, TR, BL, BR); returns the previous (4,2).
+
+        ``expected``: the (4,2) corners the edit was based on, or None.
+        """
         new = _finite(corners, (4, 2), "vertebra corners")
-        return self._replace_vertebra(image_id, vertebra, "set_vertebra", lambda q: new)
+        return self._replace_vertebra(image_id, vertebra, "set_vertebra", lambda q: new, expected)
 
-    def _replace_vertebra(self: Project, image_id, vertebra, kind, change) -> np.ndarray:
+    def _replace_vertebra(self: Project, image_id, vertebra, kind, change, expected):
         with self._write("save the vertebra") as conn:
             template, gt = _editable(conn, image_id)
             v = _vertebra_index(vertebra, template)
             before = gt[v].copy()
+            _check_part(conn, image_id, template, v, before, expected, (4, 2))
             gt[v] = change(before)
             _store_ground_truth(conn, image_id, gt, "manual")
             self._log(
@@ -174,8 +218,11 @@ class AnnotationsMixin:
 
     # --------------------------------------------------------------------- review
 
-    def set_status(self: Project, image_id: int, status: str) -> str:
-        """Set the review status; "reviewed" records who and when. Returns the old status."""
+    def set_status(self: Project, image_id: int, status: str, *, expected=None) -> str:
+        """Set the review status; "reviewed" records who and when. Returns the old status.
+
+        ``expected``: the status the change was based on, or None.
+        """
         if status not in STATUSES:
             raise StoreError(f"Unknown review status {status!r}.", f"Use one of {STATUSES}.")
         reviewed = status == "reviewed"
@@ -185,6 +232,8 @@ class AnnotationsMixin:
             ).fetchone()
             if row is None:
                 raise unknown_image(image_id)
+            if expected is not None and row[0] != expected:
+                raise _conflict(conn, image_id, "the review status", ("status",), None)
             conn.execute(
                 "UPDATE images SET status = ?, reviewer = ?, reviewed_at = ? WHERE id = ?",
                 (
@@ -276,6 +325,50 @@ class AnnotationsMixin:
             None if spread is None else from_blob(spread, 4),
             created,
         )
+
+
+def _check_whole(conn: sqlite3.Connection, image_id, current, expected) -> None:
+    if expected is ANY:
+        return
+    if expected is None or current is None:
+        same = expected is None and current is None
+    else:
+        want = np.asarray(expected, dtype=np.float64)
+        same = want.shape == current.shape and np.allclose(
+            current, want, rtol=0, atol=SAME_TOLERANCE_PX
+        )
+    if not same:
+        raise _conflict(conn, image_id, "the landmarks", _LANDMARK_KINDS, None)
+
+
+def _check_part(conn, image_id, template, v: int, current, expected, shape) -> None:
+    if expected is None:
+        return
+    want = _finite(expected, shape, "expected position")
+    if not np.allclose(current, want, rtol=0, atol=SAME_TOLERANCE_PX):
+        raise _conflict(conn, image_id, template.vertebrae[v], _LANDMARK_KINDS, v)
+
+
+_LANDMARK_KINDS = ("move_corner", "move_vertebra", "set_vertebra", "clear", *GROUND_TRUTH_KINDS)
+
+
+def _conflict(conn, image_id, what: str, kinds: tuple[str, ...], vertebra) -> ProjectConflict:
+    """Name what changed, who changed it and when, from the newest matching history row."""
+    marks = ",".join("?" * len(kinds))
+    sql = f"SELECT user, at FROM edits WHERE image_id = ? AND kind IN ({marks})"
+    params: list = [int(image_id), *kinds]
+    if vertebra is not None:
+        sql += " AND (vertebra = ? OR vertebra IS NULL)"
+        params.append(int(vertebra))
+    row = conn.execute(sql + " ORDER BY id DESC LIMIT 1", params).fetchone()
+    name = conn.execute("SELECT abs_path FROM images WHERE id = ?", (int(image_id),)).fetchone()
+    image = Path(name[0]).name if name else f"image {image_id}"
+    who = f" by {row[0]} at {row[1][11:19]} UTC" if row else ""
+    return ProjectConflict(
+        f"{what[0].upper()}{what[1:]} of {image} changed{who} after your edit began "
+        "(another window or program has this project open), so your edit was not saved.",
+        "The image now shows the current version; make your change again if it is still needed.",
+    )
 
 
 def _image_template(conn: sqlite3.Connection, image_id):

@@ -183,11 +183,28 @@ def _v3_to_v4(conn: sqlite3.Connection) -> None:
         conn.execute(statement)
 
 
+def _v4_to_v5(conn: sqlite3.Connection) -> None:
+    """Model versions handed out but not registered yet (a retrain in progress).
+
+    Reserving the name in the database, in one transaction, is what keeps two
+    retrains started from two windows from both choosing ``retrain-01`` and
+    writing the same checkpoint file.
+    """
+    conn.execute(
+        """CREATE TABLE model_reservations (
+            version  TEXT PRIMARY KEY,
+            reserved TEXT NOT NULL,
+            user     TEXT NOT NULL
+        )"""
+    )
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     _v0_to_v1,
     _v1_to_v2,
     _v2_to_v3,
     _v3_to_v4,
+    _v4_to_v5,
 ]
 
 

@@ -7,6 +7,7 @@ here because it protects every later model's validation numbers.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -104,8 +105,43 @@ class TrainingMixin:
                     parent,
                 ),
             )
+            conn.execute("DELETE FROM model_reservations WHERE version = ?", (version,))
             self._log(conn, None, "add_model", after=version)
         return self.model(version)
+
+    def reserve_model_version(self: Project, prefix: str = "retrain-") -> str:
+        """A new version name ``{prefix}NN``, reserved for this caller alone.
+
+        Numbered on from every registered model, every reservation and every
+        file in ``models/``, inside one write transaction, so two retrains
+        started at once (two windows, two processes) never get the same name
+        and so never write the same checkpoint file. ``add_model`` turns the
+        reservation into a model; ``release_model_version`` gives it up.
+        """
+        pattern = re.compile(rf"^{re.escape(prefix)}(\d+)$")
+        on_disk = []
+        if self.models_dir.is_dir():
+            on_disk = [p.name.split(".", 1)[0] for p in self.models_dir.iterdir()]
+        with self._write("reserve a model version") as conn:
+            taken = [r[0] for r in conn.execute("SELECT version FROM models")]
+            taken += [r[0] for r in conn.execute("SELECT version FROM model_reservations")]
+            numbers = [int(m.group(1)) for v in taken + on_disk if (m := pattern.match(v))]
+            version = f"{prefix}{max(numbers, default=0) + 1:02d}"
+            conn.execute(
+                "INSERT INTO model_reservations (version, reserved, user) VALUES (?, ?, ?)",
+                (version, utc_now(), self.user),
+            )
+        return version
+
+    def release_model_version(self: Project, version: str) -> None:
+        """Give up a reserved version that will not be registered (a discarded run)."""
+        with self._write("release a model version") as conn:
+            conn.execute("DELETE FROM model_reservations WHERE version = ?", (version,))
+
+    def model_using_file(self: Project, path: str | Path) -> ModelRecord | None:
+        """The registered model whose checkpoint is ``path``, if any (before deleting a file)."""
+        target = Path(path).resolve()
+        return next((m for m in self.models() if m.path.resolve() == target), None)
 
     def models(self: Project) -> list[ModelRecord]:
         rows = self._query("list the models", _MODEL_SELECT + " ORDER BY created, version")
