@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import math
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QEvent, QTimer, Signal
 from PySide6.QtWidgets import QMainWindow, QStackedWidget, QVBoxLayout, QWidget
 
+from spinegui.core.errors import SpineguiError
 from spinegui.core.review import Change, ReviewSession
 from spinegui.core.review.session import ENTRIES, HISTORY, IMAGE, PROJECT, STATUS
 from spinegui.core.store import Project
@@ -32,6 +33,9 @@ from spinegui.gui.review_actions import ReviewActionsMixin
 from spinegui.gui.settings import Settings
 from spinegui.gui.welcome import WelcomeView
 from spinegui.gui.worklist import WorklistPanel
+
+WATCH_INTERVAL_MS = 3000
+"""How often an open window looks for other windows' commits to this project."""
 
 
 class MainWindow(ReviewActionsMixin, FileActionsMixin, QMainWindow):
@@ -84,6 +88,12 @@ class MainWindow(ReviewActionsMixin, FileActionsMixin, QMainWindow):
         self._connect()
         window_layout.restore_geometry(self)
         self._show_welcome()
+        # Another window or process may edit this project: look when the window gets
+        # focus and every few seconds (a cheap PRAGMA when nothing changed).
+        self._watch = QTimer(self)
+        self._watch.setInterval(WATCH_INTERVAL_MS)
+        self._watch.timeout.connect(self.check_for_changes)
+        self._watch.start()
 
     # ------------------------------------------------------------------ wiring
 
@@ -307,6 +317,22 @@ class MainWindow(ReviewActionsMixin, FileActionsMixin, QMainWindow):
         self.progress.setRange(0, total)
         self.progress.setValue(done)
 
+    def check_for_changes(self) -> bool:
+        """Show what another window or process committed meanwhile; True if anything."""
+        try:
+            changed = self.session.check_for_changes()
+        except SpineguiError as exc:  # a locked or vanished file: try again next time
+            self.statusBar().showMessage(f"Could not check the project: {exc.message}", 5000)
+            return False
+        if changed:
+            self.statusBar().showMessage("Updated with changes from another window.", 5000)
+        return changed
+
+    def changeEvent(self, event) -> None:
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.check_for_changes()
+        super().changeEvent(event)
+
     def is_settled(self) -> bool:
         """True when nothing the user is waiting to see is still being computed."""
         return self.prediction.is_settled()
@@ -314,6 +340,7 @@ class MainWindow(ReviewActionsMixin, FileActionsMixin, QMainWindow):
     # ------------------------------------------------------------------- close
 
     def closeEvent(self, event) -> None:
+        self._watch.stop()
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self.retrain.shutdown()
         self.inference.shutdown()

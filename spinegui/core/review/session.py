@@ -97,6 +97,7 @@ class ReviewSession(ReaderChoicesMixin):
         self._prediction_curves: CurveSet | None = None
         self._measurement: Measurement | None = None
         self._listeners: list[Callable[[Change], Any]] = []
+        self._seen_version = self._seen_edit = 0
 
     # ----------------------------------------------------------------- listeners
 
@@ -117,6 +118,8 @@ class ReviewSession(ReaderChoicesMixin):
             old.close()
         self.history.clear()
         self._forget_image()
+        if project is not None:
+            self._seen_version, self._seen_edit = project.data_version(), project.last_edit_id()
         self.refresh_entries(notify=False)
         self._emit({PROJECT, ENTRIES, HISTORY, IMAGE})
 
@@ -209,7 +212,9 @@ class ReviewSession(ReaderChoicesMixin):
     def move_corner(self, v: int, c: int, after, *, start_from=None) -> bool:
         """One corner dragged or nudged. ``start_from`` starts a missing truth (else the
         stored prediction does)."""
-        step = CornerStep(self._require_image(), int(v), int(c), np.asarray(after, np.float64))
+        image_id, truth = self._require_image(), self.state.truth
+        base = None if truth is None else truth[int(v), int(c)].copy()
+        step = CornerStep(image_id, int(v), int(c), np.asarray(after, np.float64), base=base)
         text = f"Move {self._vertebra_name(v)} {CORNER_NAMES[CORNERS[int(c)]]} corner"
         return self._landmark_edit([step], text, start_from)
 
@@ -224,7 +229,8 @@ class ReviewSession(ReaderChoicesMixin):
             delta = after - current[int(v)]
             if np.allclose(delta, delta[0]):
                 shift = delta[0]
-        step = VertebraStep(image_id, int(v), after, shift)
+        base = None if self.state.truth is None else self.state.truth[int(v)].copy()
+        step = VertebraStep(image_id, int(v), after, shift, base=base)
         return self._landmark_edit([step], f"Move {self._vertebra_name(v)}", start_from)
 
     def accept_prediction(self, vertebra: int | None = None) -> int:
@@ -245,13 +251,16 @@ class ReviewSession(ReaderChoicesMixin):
             )
             if changed == 0:
                 return 0
-            step = TruthStep(image_id, pred.points, "accepted_prediction", "accept_prediction")
+            step = TruthStep(
+                image_id, pred.points, "accepted_prediction", "accept_prediction", base=truth
+            )
             self._commit(self._with_status([step]), "Accept the whole prediction")
             return changed
         v = int(vertebra)
         if truth is not None and np.array_equal(truth[v], pred.points[v]):
             return 0
-        step = VertebraStep(image_id, v, pred.points[v].copy())
+        base = None if truth is None else truth[v].copy()
+        step = VertebraStep(image_id, v, pred.points[v].copy(), base=base)
         text = f"Accept prediction for {self._vertebra_name(v)}"
         return 1 if self._landmark_edit([step], text, pred.points) else 0
 
@@ -260,7 +269,8 @@ class ReviewSession(ReaderChoicesMixin):
         image_id = self._require_image()
         if self.state.record.status == status:
             return False
-        self._commit([StatusStep(image_id, status)], f"Mark {STATUS_WORDS.get(status, status)}")
+        step = StatusStep(image_id, status, base=self.state.record.status)
+        self._commit([step], f"Mark {STATUS_WORDS.get(status, status)}")
         return True
 
     def mark_reviewed_and_next(self) -> int | None:
@@ -322,8 +332,40 @@ class ReviewSession(ReaderChoicesMixin):
     # ------------------------------------------------------------------ plumbing
 
     def _write(self, change: Callable[[Project], Any]) -> Any:
-        """The one place the session writes to the store (see the module docstring)."""
+        """The one place the session writes to the store (see the module docstring).
+
+        Every edit step names the state it is based on, so the store refuses
+        (``ProjectConflict``) one that another window or process has overtaken;
+        the caller re-reads and shows the current state with the message.
+        """
         return change(self.project)
+
+    def check_for_changes(self) -> bool:
+        """Re-read what another window or process committed since the last look.
+
+        Cheap when nothing changed (SQLite's ``data_version``), so the window
+        calls it on focus and on a timer. Returns True when something was
+        re-read: the worklist, and the shown image's state.
+        """
+        if self.project is None:
+            return False
+        version = self.project.data_version()
+        if version == self._seen_version:
+            return False
+        self._seen_version = version
+        changed = self.project.changed_images(self._seen_edit)  # our own edits too: harmless
+        self._seen_edit = self.project.last_edit_id()
+        self.refresh_entries()
+        if self.current_id is not None:
+            try:
+                self.project.image(self.current_id)
+            except SpineguiError:  # removed elsewhere: nothing left to show
+                self._forget_image()
+                self._emit({IMAGE})
+                return True
+            kinds = {PREDICTION, LANDMARKS, STATUS, ENDS, CALIBRATION}
+            self._refresh_current(kinds if self.current_id in changed else kinds - {LANDMARKS})
+        return True
 
     def _require_image(self) -> int:
         if self.project is None or self.state is None:
@@ -333,7 +375,7 @@ class ReviewSession(ReaderChoicesMixin):
     def _with_status(self, steps: list) -> list:
         """An edit on an image nobody started puts it "in review", in the same undo step."""
         if self.state.record.status == "not_started":
-            return [*steps, StatusStep(self.current_id, "in_review")]
+            return [*steps, StatusStep(self.current_id, "in_review", base="not_started")]
         return steps
 
     def _landmark_edit(self, steps: list, text: str, start_from) -> bool:
@@ -353,6 +395,7 @@ class ReviewSession(ReaderChoicesMixin):
                 np.asarray(pred, np.float64),
                 "accepted_prediction",
                 "accept_prediction",
+                base=None,
             )
             steps = [start, *steps]
         self._commit(self._with_status(steps), text)

@@ -6,6 +6,11 @@ filled in by the store on first apply (the store returns the value it
 replaced), so undo puts back what was really there, not what the view
 believed. Every revert is itself a logged, durable store write: the history
 records what the user saw.
+
+Each step also passes the store the state it is based on (``base``: what the
+person saw; on undo, what the step produced; on redo, what the undo put back),
+so a step is refused with ``ProjectConflict`` when another window or process
+changed that state meanwhile, instead of writing over their work.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import numpy as np
 
 from spinegui.core.calibration import Calibration
 from spinegui.core.errors import SpineguiError
-from spinegui.core.store import Project
+from spinegui.core.store import ANY, Project
 
 LANDMARKS, STATUS, ENDS, CALIBRATION = "landmarks", "status", "ends", "calibration"
 """What a step changes, as the session reports it to its views."""
@@ -30,15 +35,18 @@ class CornerStep:
     c: int
     after: np.ndarray
     before: np.ndarray | None = None
+    base: np.ndarray | None = None
+    """The position the person saw and dragged from (None: not known, no check)."""
     changes = LANDMARKS
 
     def apply(self, project: Project) -> None:
-        before = project.move_corner(self.image_id, self.v, self.c, self.after)
+        expected = self.base if self.before is None else self.before
+        before = project.move_corner(self.image_id, self.v, self.c, self.after, expected=expected)
         if self.before is None:
             self.before = before
 
     def revert(self, project: Project) -> None:
-        project.move_corner(self.image_id, self.v, self.c, self.before)
+        project.move_corner(self.image_id, self.v, self.c, self.before, expected=self.after)
 
 
 @dataclass
@@ -49,18 +57,22 @@ class VertebraStep:
     shift: np.ndarray | None = None
     """Set when the edit is a pure translation: it reads better in the history."""
     before: np.ndarray | None = None
+    base: np.ndarray | None = None
+    """The corners the person saw (None: not known, no check)."""
     changes = LANDMARKS
 
     def apply(self, project: Project) -> None:
+        expected = self.base if self.before is None else self.before
         if self.shift is not None:
-            before = project.move_vertebra(self.image_id, self.v, self.shift)
+            before = project.move_vertebra(self.image_id, self.v, self.shift, expected=expected)
         else:
-            before = project.set_vertebra(self.image_id, self.v, self.after)
+            before = project.set_vertebra(self.image_id, self.v, self.after, expected=expected)
         if self.before is None:
             self.before = before
 
     def revert(self, project: Project) -> None:
-        project.set_vertebra(self.image_id, self.v, self.before)
+        produced = self.after if self.shift is None else self.before + self.shift
+        project.set_vertebra(self.image_id, self.v, self.before, expected=produced)
 
 
 @dataclass
@@ -73,22 +85,29 @@ class TruthStep:
     kind: str
     before: np.ndarray | None = None
     before_source: str | None = None
+    base: object = ANY
+    """The truth the person saw (None: none; ANY: not known, no check)."""
     _captured: bool = field(default=False, repr=False)
     changes = LANDMARKS
 
     def apply(self, project: Project) -> None:
         if not self._captured:
             self.before_source = project.image(self.image_id).gt_source
-        before = project.set_ground_truth(self.image_id, self.after, self.source, self.kind)
+        expected = self.before if self._captured else self.base
+        before = project.set_ground_truth(
+            self.image_id, self.after, self.source, self.kind, expected=expected
+        )
         if not self._captured:
             self.before, self._captured = before, True
 
     def revert(self, project: Project) -> None:
         if self.before is None:
-            project.clear_ground_truth(self.image_id)
+            project.clear_ground_truth(self.image_id, expected=self.after)
         else:
             source = self.before_source or "manual"
-            project.set_ground_truth(self.image_id, self.before, source, "set_all")
+            project.set_ground_truth(
+                self.image_id, self.before, source, "set_all", expected=self.after
+            )
 
 
 @dataclass
@@ -96,15 +115,18 @@ class StatusStep:
     image_id: int
     after: str
     before: str | None = None
+    base: str | None = None
+    """The status the person saw (None: not known, no check)."""
     changes = STATUS
 
     def apply(self, project: Project) -> None:
-        before = project.set_status(self.image_id, self.after)
+        expected = self.base if self.before is None else self.before
+        before = project.set_status(self.image_id, self.after, expected=expected)
         if self.before is None:
             self.before = before
 
     def revert(self, project: Project) -> None:
-        project.set_status(self.image_id, self.before)
+        project.set_status(self.image_id, self.before, expected=self.after)
 
 
 @dataclass

@@ -4,6 +4,7 @@ See ``project.py`` for the concurrency model, ``db.py`` for the durability
 choice and ``schema.py`` for the layout and its migrations.
 """
 
+from spinegui.core.store.annotations import ANY
 from spinegui.core.store.files import file_sha256
 from spinegui.core.store.project import DB_NAME, MODELS_DIR, Project
 from spinegui.core.store.records import (
@@ -19,6 +20,7 @@ from spinegui.core.store.records import (
 )
 
 __all__ = [
+    "ANY",
     "DB_NAME",
     "GROUND_TRUTH_KINDS",
     "MODELS_DIR",
