@@ -353,7 +353,7 @@ class RetrainPanel(QDockWidget):
                 "ok",
             )
         else:
-            discard_candidate(run.out)
+            self._discard_files(run)
             if outcome == "finished" and run.end is not None:
                 text = (
                     f"Retraining ended without a new model: {run.end.message} "
@@ -410,7 +410,14 @@ class RetrainPanel(QDockWidget):
     def _forget_candidate(self) -> None:
         cand, self._candidate = self._candidate, None
         if cand is not None:
-            discard_candidate(cand.out)
+            self._discard_files(cand)
+
+    def _discard_files(self, run) -> None:
+        """Delete a run's files and release its version; never a registered model's file."""
+        try:
+            discard_candidate(run.out, project=self._project, version=run.version)
+        except SpineguiError as exc:  # adopted meanwhile in another window: kept
+            self._log(f"{exc.message} {exc.hint}")
 
     # ---------------------------------------------------------------- history
 
