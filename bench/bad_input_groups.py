@@ -148,6 +148,7 @@ def cases_already_clean() -> Iterator[Case]:
     yield from _model_cases()
     yield from _format_cases()
     yield from _store_cases()
+    yield from _window_cases()
     yield from _cli_cases()
 
 
@@ -372,6 +373,33 @@ def _store_cases() -> Iterator[Case]:
     }
     for name, call in edits.items():
         yield Case("A", "store", f"edit: {name}", edit(call))
+
+
+def _window_cases() -> Iterator[Case]:
+    """What the review window does with an image whose file went bad (its Qt-free model)."""
+
+    def show(damage):
+        def run(folder: Path):
+            from spinegui.core.review import ReviewSession
+            from spinegui.core.store import Project
+
+            ds, proj = project(folder)
+            damage(images_of(ds)[0])
+            session = ReviewSession()
+            session.open(Project.open(proj))
+            try:
+                session.show(1)
+                ok = session.load_error is not None and bool(session.load_error.message)
+                note = session.load_error.message if session.load_error else "shown as if fine"
+            finally:
+                session.close()
+            return ok, note[:140]
+
+        return run
+
+    yield Case("A", "window", "show an X-ray whose file was deleted", show(lambda p: p.unlink()))
+    yield Case("A", "window", "show an X-ray whose file is now text",
+               show(lambda p: p.write_text("not an image")))  # fmt: skip
 
 
 def _cli_cases() -> Iterator[Case]:

@@ -165,6 +165,27 @@ def output_cases() -> Iterator[Case]:
     yield Case("2", "cli", "measure onto a full disk (tmpfs)", measure_full)
     yield Case("2", "window", "save the view as PNG onto a full disk", png_report_full)
 
+    def pdf_report_full(folder: Path):
+        from PySide6.QtGui import QPixmap
+        from PySide6.QtWidgets import QApplication
+
+        from spinegui.gui.report import ReportInfo, export_pdf
+
+        QApplication.instance() or QApplication([])
+        info = ReportInfo("x.png", (100, 200), [], "ground truth", None, None, "reviewed", "p")
+        picture = QPixmap(400, 800)
+        picture.fill()
+        with full_disk(folder, 64) as mount:
+            if mount is None:
+                return False, "could not mount a tmpfs (needs root)"
+            old = mount / "report.pdf"
+            old.write_bytes(b"%PDF old report %%EOF")
+            fill(mount)
+            result = refused(lambda: export_pdf(old, picture, info), intact=[old])
+            return result[0] and _no_stray_files(mount), result[1]
+
+    yield Case("2", "window", "save the PDF report onto a full disk", pdf_report_full)
+
 
 def identity_cases() -> Iterator[Case]:
     from spinegui.core.formats import AnnotatedImage, read_coco, read_csv, write_coco, write_csv

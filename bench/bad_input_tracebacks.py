@@ -175,6 +175,15 @@ def traceback_cases() -> Iterator[Case]:
         return run
 
     yield Case("4", "api", "non-UTF-8 file name into a project", non_utf8_api)
+
+    def relocate_non_utf8(folder: Path):
+        ds, proj = project(folder)
+        odd = folder / f"{LATIN1}.png"
+        shutil.copy(images_of(ds)[0], odd)
+        with Project.open(proj) as p:
+            return refused(lambda: p.relocate(1, odd))
+
+    yield Case("4", "store", "relocate an image to a non-UTF-8 name", relocate_non_utf8)
     yield Case("4", "window", "Add folder with a non-UTF-8 folder name", non_utf8_folder_window)
     yield Case("4", "cli", "import-aasce with a non-UTF-8 image name", non_utf8_aasce)
     mats = {

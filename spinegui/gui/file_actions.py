@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog
 
 from spinegui.core.errors import SpineguiError
 from spinegui.core.model_card import register_shipped_model
+from spinegui.core.outputs import check_targets
 from spinegui.core.store import Project
 from spinegui.core.templates import TEMPLATES
 from spinegui.gui import importing
@@ -220,6 +221,13 @@ class FileActionsMixin:
             self, title, self._default_export(suffix), file_filter
         )
         if not path:
+            return None
+        try:  # the dialog asked before replacing a file, but never an X-ray of the project
+            check_targets(
+                [Path(path)], overwrite=True, inputs=[r.path for r in self.project.images()]
+            )
+        except SpineguiError as exc:
+            show_error(self, title, exc)
             return None
         self.settings.set_last_folder(Path(path).parent)
         return Path(path)
