@@ -24,8 +24,9 @@ from PySide6.QtCore import QEvent, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from spinegui.core.cobb import cobb_angles
+from spinegui.core.curves import measure_curves
 from spinegui.core.phantom import generate_phantom
+from spinegui.core.templates import get_template
 from spinegui.gui.canvas import XrayCanvas
 
 BIG = (7000, 3000)  # (height, width)
@@ -107,7 +108,9 @@ def main() -> None:
     canvas.set_template("C7-L5")
     canvas.set_ground_truth(truth)
     canvas.set_prediction(pred, spread=np.full((18, 4), 10.0))
-    canvas.set_cobb(cobb_angles(truth, BIG[0]), truth)
+    names = get_template("C7-L5").vertebrae
+    canvas.set_curves(measure_curves(truth, BIG[0], names), measure_curves(pred, BIG[0], names))
+    canvas.set_cobb_source("both")
     app.processEvents()
 
     print(f"\n(2) frame time while dragging a corner, {args.moves} moves, 18 + 18 boxes")

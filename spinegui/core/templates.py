@@ -95,7 +95,5 @@ def template_for_count(n_vertebrae: int) -> SpineTemplate:
             return template
     raise TemplateError(
         f"No spine template has {n_vertebrae} vertebrae.",
-        "Expected "
-        + " or ".join(f"{t.n_vertebrae} ({t.name})" for t in TEMPLATES.values())
-        + ".",
+        "Expected " + " or ".join(f"{t.n_vertebrae} ({t.name})" for t in TEMPLATES.values()) + ".",
     )

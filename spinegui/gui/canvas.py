@@ -575,7 +575,6 @@ class XrayCanvas(QWidget):
         curves = measure_curves(pts, self._size[1], self._names, self._reader_pairs)
         if curves.result is not None:  # else a corner sits on its partner: keep the last lines
             self.cobb_overlay.set_curves("truth", curves, pts)
-            self._update_cobb_shown()
 
     def _drag_levels(self, drag: _Drag, pos: QPointF) -> None:
         """Right-drag: right widens the window (less contrast), down darkens (raises the level)."""

@@ -34,6 +34,10 @@ LINE_EXTENSION = 1.0
 """Each midline is drawn this many of its own lengths past either end."""
 TEXT_GAP_PX = 26.0
 """Screen pixels between the spine's right edge and a label (room for uncertainty marks)."""
+MIN_DRAWN_DEG = 5.0
+"""Curves smaller than this are listed in the panel but get no lines on the image: below
+the 10° that defines scoliosis they are noise in the landmarks, and their lines only hide
+the ones that matter."""
 TEXT_REACH_PX = 320.0
 """Screen pixels right of the spine that the labels may reach."""
 
@@ -113,7 +117,7 @@ class CobbOverlay(pg.GraphicsObject):
         out = []
         for which in self.shown():
             curves, _ = self._sets[which]
-            out += [(which, c.name, c.angle, (c.upper, c.lower)) for c in curves.curves]
+            out += [(which, c.name, c.angle, (c.upper, c.lower)) for c in _drawn(curves)]
         return out
 
     def segments(self) -> np.ndarray:
@@ -122,7 +126,7 @@ class CobbOverlay(pg.GraphicsObject):
         for which in self.shown():
             curves, points = self._sets[which]
             lines = midlines(points)
-            for curve in curves.curves:
+            for curve in _drawn(curves):
                 for v in (curve.upper, curve.lower):
                     a, b = lines[v]
                     d = (b - a) * LINE_EXTENSION
@@ -173,7 +177,7 @@ class CobbOverlay(pg.GraphicsObject):
             dev = to_device(points, transform)
             boxes.append(dev)
             lines = to_device(midlines(points), transform)  # (V, 2, 2)
-            for curve in curves.curves:
+            for curve in _drawn(curves):
                 self._paint_curve(painter, which, curve, lines)
                 groups.setdefault(curve.name, {})[which] = curve
                 if curve.name not in anchors or which == "truth":
@@ -206,14 +210,10 @@ class CobbOverlay(pg.GraphicsObject):
         Labels keep off every drawn line and box edge, off the vertebra names and
         inside the picture; one that finds no free place is left to the panel.
         """
-        segments = list(self.drawn_segments)
-        for dev in boxes:  # the boxes' edges too: text never covers bone outlines
-            quad = dev[:, (0, 1, 3, 2), :]
-            for k in range(4):
-                a, b = quad[:, k], quad[:, (k + 1) % 4]
-                ok = np.isfinite(a).all(axis=1) & np.isfinite(b).all(axis=1)
-                edges = np.concatenate([a[ok], b[ok]], axis=1)
-                segments += [tuple(map(float, e)) for e in edges]
+        quads = np.concatenate(boxes)[:, (0, 1, 3, 2), :]  # the boxes' edges: keep off bone
+        edges = np.concatenate([quads, np.roll(quads, -1, axis=1)], axis=2).reshape(-1, 4)
+        lines = np.asarray(self.drawn_segments, dtype=np.float64).reshape(-1, 4)
+        segments = np.concatenate([lines, edges[np.isfinite(edges).all(axis=1)]])
         device = painter.device()
         bounds = (
             None if device is None else (0.0, 0.0, float(device.width()), float(device.height()))
@@ -221,7 +221,7 @@ class CobbOverlay(pg.GraphicsObject):
         placer = LabelPlacer(segments, self._taken(), bounds)
         metrics = painter.fontMetrics()
         gap = TEXT_GAP_PX * self.k
-        spine = np.concatenate(boxes)  # (V', 4, 2) every box drawn, in screen pixels
+        spine = _Spine(np.concatenate(boxes))  # every box drawn, in screen pixels
         order = sorted(groups, key=lambda n: -max(c.angle for c in groups[n].values()))
         for name in order:
             by_set = groups[name]
@@ -229,12 +229,12 @@ class CobbOverlay(pg.GraphicsObject):
             width = max(metrics.horizontalAdvance(t) for t in text.split("\n")) + 4
             height = metrics.height() * text.count("\n") + metrics.height()
             y = anchors[name]
-            candidates = []
-            for side in ("right", "left"):
-                for r in vertical_candidates(0.0, y, width, height, steps=10):
-                    x = _beside(spine, r[1], r[3], side, gap, width)
-                    if x is not None:
-                        candidates.append((x, r[1], x + width, r[3]))
+            candidates = (
+                (x, r[1], x + width, r[3])
+                for side in ("right", "left")
+                for r in vertical_candidates(0.0, y, width, height, steps=10)
+                if (x := spine.beside(r[1], r[3], side, gap, width)) is not None
+            )
             rect = placer.place(candidates)
             if rect is None:
                 continue
@@ -253,14 +253,27 @@ class CobbOverlay(pg.GraphicsObject):
         painter.drawText(box, flags, text)
 
 
-def _beside(spine: np.ndarray, top: float, bottom: float, side: str, gap: float, width: float):
-    """Left x of a label just right (or left) of the boxes level with [top, bottom]."""
-    ys = spine[..., 1]
-    level = (ys.max(axis=1) >= top - gap) & (ys.min(axis=1) <= bottom + gap)
-    if not level.any():
-        level = np.ones(len(spine), bool)
-    xs = spine[level][..., 0]
-    xs = xs[np.isfinite(xs)]
-    if xs.size == 0:
-        return None
-    return float(xs.max()) + gap if side == "right" else float(xs.min()) - 2.5 * gap - width
+class _Spine:
+    """Each drawn box's extent on screen, to put a label just beside the spine."""
+
+    def __init__(self, boxes: np.ndarray) -> None:
+        finite = np.isfinite(boxes).all(axis=(1, 2))
+        b = boxes[finite]
+        self.x_min, self.x_max = b[..., 0].min(axis=1), b[..., 0].max(axis=1)
+        self.y_min, self.y_max = b[..., 1].min(axis=1), b[..., 1].max(axis=1)
+
+    def beside(self, top: float, bottom: float, side: str, gap: float, width: float):
+        """Left x of a label just right (or left) of the boxes level with [top, bottom]."""
+        if self.x_min.size == 0:
+            return None
+        level = (self.y_max >= top - gap) & (self.y_min <= bottom + gap)
+        if not level.any():
+            level = np.ones_like(level)
+        if side == "right":
+            return float(self.x_max[level].max()) + gap
+        return float(self.x_min[level].min()) - 2.5 * gap - width
+
+
+def _drawn(curves: CurveSet) -> list[Curve]:
+    """The curves that get lines: large enough to matter, or chosen by the reader."""
+    return [c for c in curves.curves if c.angle >= MIN_DRAWN_DEG or c.chosen_by_reader]

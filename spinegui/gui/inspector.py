@@ -34,8 +34,12 @@ NO_CURVE = "—"
 LARGE_MARK = "⚠ "
 
 
+READER_NOTE = "ends chosen by the reader"
+
+
 def _cell(curve, names) -> str:
-    return NO_CURVE if curve is None else curve.describe(names)
+    """'42.1°' over 'T5–T12': the angle first, where the eye lands."""
+    return NO_CURVE if curve is None else f"{curve.angle:.1f}°\n{curve.ends(names)}"
 
 
 def cobb_table_rows(m: Measurement) -> list[tuple[str, str, str, str]]:
@@ -43,9 +47,13 @@ def cobb_table_rows(m: Measurement) -> list[tuple[str, str, str, str]]:
     rows = []
     for row in m.rows:
         diff = row.difference
+        shown = row.truth or row.prediction  # the truth's curve decides, if there is one
+        name = row.name + (" ★" if shown.major else "")
+        if row.chosen_by_reader:
+            name += f"\n{READER_NOTE}"
         rows.append(
             (
-                row.name + (" ★" if row.truth is not None and row.truth.major else ""),
+                name,
                 _cell(row.truth, m.names),
                 _cell(row.prediction, m.names),
                 "" if diff is None else f"{diff:+.1f}°",
@@ -86,17 +94,17 @@ class InspectorPanel(QWidget):
             "reader chose them. ★ marks the largest curve."
         )
         self.cobb_table = QTableWidget(0, 4)
-        self.cobb_table.setHorizontalHeaderLabels(["Curve", "Ground truth", "Prediction", "Δ"])
+        self.cobb_table.setHorizontalHeaderLabels(["Curve", "Truth", "Model", "Δ"])
         for col, tip in enumerate(
             (
                 "Curve name, from the region of its apex",
-                "Measured on the green boxes (what a reader confirmed)",
-                "Measured on the red boxes (the model)",
+                "Ground truth: measured on the green boxes (what a reader confirmed)",
+                "Prediction: measured on the red boxes (the model's)",
                 "Prediction minus ground truth",
             )
         ):
             self.cobb_table.horizontalHeaderItem(col).setToolTip(tip)
-        self._fit_table(self.cobb_table, stretch=(1, 2))
+        self._fit_table(self.cobb_table, stretch=(0,))
         self.cobb_note = QLabel()
         self.cobb_note.setWordWrap(True)
         self.cobb_note.setStyleSheet("color: #b26a00")
@@ -221,7 +229,7 @@ class InspectorPanel(QWidget):
             for c, text in enumerate(texts):
                 item = QTableWidgetItem(text)
                 item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEditable)
-                if c == 3:
+                if c:
                     item.setTextAlignment(
                         Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
                     )

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import numpy as np
+
 Rect = tuple[float, float, float, float]
 """(left, top, right, bottom) in screen pixels."""
 Segment = tuple[float, float, float, float]
@@ -52,6 +54,25 @@ def segment_hits_rect(s: Segment, r: Rect) -> bool:
     return True
 
 
+def segments_hitting(segments: np.ndarray, r: Rect) -> np.ndarray:
+    """For (N, 4) segments, which pass through rectangle ``r`` (vectorised Liang-Barsky)."""
+    if len(segments) == 0:
+        return np.zeros(0, bool)
+    x0, y0, x1, y1 = segments.T
+    dx, dy = x1 - x0, y1 - y0
+    t0 = np.zeros(len(segments))
+    t1 = np.ones(len(segments))
+    hit = np.ones(len(segments), bool)
+    for p, q in ((-dx, x0 - r[0]), (dx, r[2] - x0), (-dy, y0 - r[1]), (dy, r[3] - y0)):
+        parallel = p == 0
+        hit &= ~(parallel & (q < 0))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = np.where(parallel, 0.0, q / np.where(parallel, 1.0, p))
+        t0 = np.where(~parallel & (p < 0), np.maximum(t0, t), t0)
+        t1 = np.where(~parallel & (p > 0), np.minimum(t1, t), t1)
+    return hit & (t0 <= t1)
+
+
 def vertical_candidates(x: float, y: float, width: float, height: float, steps: int = 6):
     """Positions at ``y``, then alternately above and below in label-height steps."""
     yield rect_at(x, y, width, height)
@@ -68,11 +89,15 @@ class LabelPlacer:
 
     def __init__(
         self,
-        segments: Iterable[Segment] = (),
+        segments: Iterable[Segment] | np.ndarray = (),
         taken: Iterable[Rect] = (),
         bounds: Rect | None = None,
     ) -> None:
-        self.segments = list(segments)
+        if not isinstance(segments, np.ndarray):
+            segments = list(segments)
+        self.segments = np.asarray(segments, dtype=np.float64).reshape(-1, 4)
+        x0, y0, x1, y1 = self.segments.T
+        self._box = (np.minimum(x0, x1), np.minimum(y0, y1), np.maximum(x0, x1), np.maximum(y0, y1))
         self.placed: list[Rect] = list(taken)
         self.bounds = bounds
 
@@ -83,7 +108,10 @@ class LabelPlacer:
         grown = _grow(r, PADDING)
         if any(rects_overlap(grown, p) for p in self.placed):
             return False
-        return not any(segment_hits_rect(s, grown) for s in self.segments)
+        # Only segments whose bounding box meets the label can cross it: test those exactly.
+        left, top, right, bottom = self._box
+        near = (right >= grown[0]) & (left <= grown[2]) & (bottom >= grown[1]) & (top <= grown[3])
+        return not any(segment_hits_rect(s, grown) for s in self.segments[near].tolist())
 
     def place(self, candidates: Iterable[Rect]) -> Rect | None:
         for r in candidates:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPolygonF, QTransform
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPolygonF, QStaticText, QTransform
 
 from spinegui.core.geometry import BOX_ORDER
 from spinegui.gui.label_layout import LabelPlacer, vertical_candidates
@@ -118,6 +118,7 @@ class LandmarkOverlay(pg.GraphicsObject):
         self._font.setBold(True)
         self.set_style_scale(1.0)
         self._avoid = lambda: []
+        self._texts: dict[tuple[str, int], QStaticText] = {}
         self.drawn_labels: list[tuple[str, tuple[float, float, float, float]]] = []
         """(text, screen rectangle) of each vertebra label at the last paint."""
         self.uncertainty_marks: list[tuple[int, float, float, float]] = []
@@ -355,7 +356,7 @@ class LandmarkOverlay(pg.GraphicsObject):
         bounds = (
             None if device is None else (0.0, 0.0, float(device.width()), float(device.height()))
         )
-        placer = LabelPlacer([tuple(map(float, s)) for s in segments], bounds=bounds)
+        placer = LabelPlacer(segments, bounds=bounds)
         painter.setFont(self._font)
         metrics = painter.fontMetrics()
         height = metrics.height()
@@ -363,16 +364,31 @@ class LandmarkOverlay(pg.GraphicsObject):
             if v >= len(self._labels) or not (np.isfinite(x) and np.isfinite(y)):
                 continue
             text = self._labels[v]
-            width = metrics.horizontalAdvance(text) + 2
+            static = self._static_text(text)
+            width = static.size().width() + 2
             left = float(x) - LABEL_GAP * self.k - width
-            rect = placer.place(vertical_candidates(left, float(y), width, height, steps=1))
+            candidates = (
+                r
+                for shift in (0.0, 0.6 * width, 1.2 * width)
+                for r in vertical_candidates(left - shift, float(y), width, height, steps=1)
+            )
+            rect = placer.place(candidates)
             if rect is None:
                 continue
-            box = QRectF(rect[0], rect[1], rect[2] - rect[0], rect[3] - rect[1])
-            flags = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+            top_left = QPointF(rect[0] + 1, rect[1] + (height - static.size().height()) / 2)
             painter.setPen(HALO_COLOR)
             for dx, dy in ((-1, 0), (1, 0), (0, -1), (0, 1)):
-                painter.drawText(box.translated(dx * self.k, dy * self.k), flags, text)
+                painter.drawStaticText(top_left + QPointF(dx * self.k, dy * self.k), static)
             painter.setPen(LABEL_COLOR)
-            painter.drawText(box, flags, text)
+            painter.drawStaticText(top_left, static)
             self.drawn_labels.append((text, rect))
+
+    def _static_text(self, text: str) -> QStaticText:
+        """Laid out once per name and size: labels are repainted on every drag frame."""
+        key = (text, self._font.pixelSize())
+        static = self._texts.get(key)
+        if static is None:
+            static = QStaticText(text)
+            static.prepare(QTransform(), self._font)
+            self._texts[key] = static
+        return static

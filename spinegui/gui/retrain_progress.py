@@ -30,7 +30,7 @@ TRAIN_COLOUR = "#1f77b4"
 VAL_COLOUR = "#d95f02"
 STEP_COLOUR = (150, 150, 150, 120)
 PLOT_TITLES = {"mse": "Position error (MSE)", "bpd": "Shape error (BPD)", "total": "Total loss"}
-PLOT_HEIGHT = 150
+PLOT_HEIGHT = 170
 
 
 def format_eta(seconds: float | None) -> str:
@@ -136,7 +136,7 @@ class RetrainProgressBox(QGroupBox):
         w.setLabel("bottom", "epoch")
         w.setLogMode(y=True)
         w.showGrid(x=True, y=True, alpha=0.2)
-        w.setMinimumHeight(PLOT_HEIGHT)
+        w.setFixedHeight(PLOT_HEIGHT)  # the panel scrolls; a plot that grew would hide it
         w.setMenuEnabled(False)
         w.setMouseEnabled(x=False, y=False)
         w.hideButtons()

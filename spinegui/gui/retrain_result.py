@@ -56,11 +56,13 @@ class RetrainResultBox(QGroupBox):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
         self.table.setWordWrap(True)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideNone)
         self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.sectionResized.connect(lambda *_: self._fit_height())  # wrapped labels
         self.adopt_button = QPushButton("Use the new model")
         self.adopt_button.setMinimumHeight(36)
         self.adopt_button.setToolTip(
@@ -126,10 +128,23 @@ class RetrainResultBox(QGroupBox):
                 if c == 3 and better is not None:
                     item.setForeground(BETTER if better else WORSE)
                 table.setItem(r, c, item)
+        self._fit_height()
+
+    def _fit_height(self) -> None:
+        """As tall as its rows, which wrap to the width: no scroll bar inside the panel's."""
+        table = self.table
         table.resizeRowsToContents()
         height = table.horizontalHeader().sizeHint().height() + 2 * table.frameWidth() + 2
         height += sum(table.rowHeight(r) for r in range(table.rowCount()))
         table.setFixedHeight(height)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._fit_height()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self._fit_height()
 
     def texts(self) -> list[tuple[str, str, str, str]]:
         """What the table says, row by row (for tests and the log)."""

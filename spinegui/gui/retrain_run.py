@@ -91,8 +91,8 @@ KNOWN = {
     "pearson_r": ("Pearson r (1 = perfect)", ".3f", True),
 }
 PER_VERTEBRA = {
-    "per_vertebra_px": ("corner error (px)", ".1f"),
-    "per_vertebra_mm": ("corner error (mm)", ".2f"),
+    "per_vertebra_px": ("error (px)", ".1f"),
+    "per_vertebra_mm": ("error (mm)", ".2f"),
 }
 SKIPPED = {"version", "path"}
 WORDS = {
@@ -141,6 +141,8 @@ def comparison_rows(
     cur, nxt = current or {}, new or {}
     keys = list(KNOWN) + [k for k in [*nxt, *cur] if k not in KNOWN]
     keys = list(dict.fromkeys(k for k in keys if k in cur or k in nxt))
+    if _has_list(cur, nxt, "per_vertebra_mm") and "per_vertebra_px" in keys:
+        keys.remove("per_vertebra_px")  # one unit per vertebra: millimetres when known
     rows: list[MetricRow] = []
     per_vertebra: list[MetricRow] = []
     for key in keys:
@@ -164,6 +166,10 @@ def comparison_rows(
                 vb = b[i] if b is not None and i < len(b) else None
                 per_vertebra.append(MetricRow(f"  {name} {what}", _num(va), _num(vb), fmt, False))
     return rows + per_vertebra
+
+
+def _has_list(a: dict, b: dict, key: str) -> bool:
+    return isinstance(a.get(key), list) or isinstance(b.get(key), list)
 
 
 def _num(v) -> float | None:

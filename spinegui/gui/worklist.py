@@ -9,8 +9,8 @@ series differ least.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPixmap
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPointF, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QFont, QIcon, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -36,19 +36,30 @@ from spinegui.core.review.worklist import (
 __all__ = ["WorklistEntry", "WorklistPanel", "arrange", "mean_spread"]
 
 STATUS_COLOURS = {"not_started": "#9e9e9e", "in_review": "#f0a30a", "reviewed": "#2e9d3a"}
-COLUMNS = ("#", "Image", "Status", "Truth", "Main Cobb", "Uncertainty")
+COLUMNS = ("#", "Image", "", "Truth", "Cobb", "Unc.")
+"""Short headers (each has a tooltip): in a narrow dock the file name keeps the width."""
 COLUMN_SORTS = ("order", "name", "status", None, "cobb", "uncertainty")
 """The sort a click on each column header chooses (None: that column does not sort)."""
 
 
 def _status_icon(status: str) -> QIcon:
-    pix = QPixmap(12, 12)
+    """Shape and colour both say the status: hollow, half-filled, filled with a tick."""
+    pix = QPixmap(14, 14)
     pix.fill(Qt.GlobalColor.transparent)
     p = QPainter(pix)
     p.setRenderHint(QPainter.RenderHint.Antialiasing)
-    p.setBrush(QColor(STATUS_COLOURS.get(status, "#9e9e9e")))
-    p.setPen(Qt.PenStyle.NoPen)
-    p.drawEllipse(1, 1, 10, 10)
+    colour = QColor(STATUS_COLOURS.get(status, "#9e9e9e"))
+    p.setPen(QPen(colour, 1.6))
+    p.setBrush(Qt.BrushStyle.NoBrush)
+    p.drawEllipse(QRectF(1.5, 1.5, 11, 11))
+    if status == "in_review":
+        p.setBrush(colour)
+        p.drawPie(QRectF(1.5, 1.5, 11, 11), 90 * 16, 180 * 16)  # the left half
+    elif status == "reviewed":
+        p.setBrush(colour)
+        p.drawEllipse(QRectF(1.5, 1.5, 11, 11))
+        p.setPen(QPen(QColor("white"), 1.8))
+        p.drawPolyline([QPointF(4, 7.2), QPointF(6.2, 9.5), QPointF(10.2, 4.8)])
     p.end()
     return QIcon(pix)
 
@@ -98,6 +109,8 @@ class WorklistModel(QAbstractTableModel):
             return e.image_id
         if role == Qt.ItemDataRole.TextAlignmentRole and col in (0, 4, 5):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == Qt.ItemDataRole.TextAlignmentRole and col == 3:
+            return int(Qt.AlignmentFlag.AlignCenter)
         if role == Qt.ItemDataRole.FontRole and col == 4 and e.main_cobb_from == "prediction":
             font = QFont()
             font.setItalic(True)
@@ -111,9 +124,9 @@ class WorklistModel(QAbstractTableModel):
         if col == 1:
             return e.name
         if col == 2:
-            return STATUS_LABELS.get(e.status, e.status)
+            return ""  # the icon says it (shape and colour); the row's tooltip in words
         if col == 3:
-            return "yes" if e.has_truth else "—"
+            return "✓" if e.has_truth else "—"
         if col == 4:
             if e.main_cobb is None:
                 return ""
@@ -122,7 +135,7 @@ class WorklistModel(QAbstractTableModel):
             return text if e.main_cobb_from == "truth" else f"({text})"
         if e.uncertainty is None:
             return "" if not e.has_prediction else "n/a"
-        return f"{e.uncertainty:.1f} px"
+        return f"{e.uncertainty:.1f}"
 
     @staticmethod
     def _tooltip(e: WorklistEntry) -> str:
@@ -146,12 +159,13 @@ class WorklistModel(QAbstractTableModel):
 _HEADER_TIPS = (
     "Image number in the project",
     "File name of the X-ray",
-    "Review status: not started, in review (edited), reviewed (signed off)",
+    "Review status: hollow circle not started, half-filled in review (edited), filled with a "
+    "tick reviewed (signed off). Click to sort by it.",
     "Whether the image has ground-truth landmarks (green boxes)",
     "The largest Cobb angle, measured on the ground truth; in brackets when only the model's "
     "prediction has been measured. Click to sort by it.",
-    "How unsure the model is: mean spread of its corners under test-time augmentation, in "
-    "pixels. Sort by it to review doubtful images first.",
+    "Uncertainty: how unsure the model is, the mean spread of its corners under test-time "
+    "augmentation, in pixels. Sort by it to review doubtful images first.",
 )
 
 
@@ -193,10 +207,13 @@ class WorklistPanel(QWidget):
         self.view.setWordWrap(False)
         self.view.verticalHeader().hide()
         self.view.setAlternatingRowColors(True)
-        self.view.setIconSize(QSize(12, 12))
+        self.view.setIconSize(QSize(14, 14))
         header = self.view.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(24)
+        # The name column gives way (shortened in the middle) rather than the list scrolling.
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         header.setSectionsClickable(True)
         header.setSortIndicatorShown(True)
         header.sectionClicked.connect(self._header_clicked)

@@ -40,9 +40,9 @@ def test_metrics_nobody_listed_become_rows_with_readable_names():
     assert rows["Mean corner error (px)"].change() == ("-2.0 better", True)
     assert "Mean corner error (mm)" not in rows  # no spacing on either side: no row
     assert [label for label in rows if label.startswith("  ")] == [
-        "  T1 corner error (px)",
-        "  T2 corner error (px)",
-        "  T3 corner error (px)",
+        "  T1 error (px)",
+        "  T2 error (px)",
+        "  T3 error (px)",
     ]
     assert not any("version" in label.lower() or "n smape" in label.lower() for label in rows)
 
@@ -94,3 +94,51 @@ def test_nothing_in_the_table_is_cut_off_in_a_narrow_dock(qtbot, width):
         )
         assert header.sectionSize(col) >= needed
     assert table.verticalScrollBar().maximum() == 0  # no scroll bar inside the panel's
+
+
+def test_per_vertebra_rows_use_millimetres_when_the_images_have_a_scale():
+    with_mm = figures(10.0, mean_mm=2.0, per_vertebra_mm=[2.0, 2.1, 2.2])
+    labels = [r.label for r in comparison_rows(with_mm, with_mm, VERTEBRAE)]
+    assert "  T2 error (mm)" in labels
+    assert not any(
+        label.endswith("error (px)") and label.startswith("  ") for label in labels
+    )
+    assert "Mean corner error (px)" in labels and "Mean corner error (mm)" in labels
+
+
+def test_the_wheel_over_a_loss_plot_scrolls_the_panel(qtbot):
+    """No scroll trap: the plots do not zoom, so the wheel must move the panel."""
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    from spinegui.gui.retrain_panel import RetrainPanel
+
+    panel = RetrainPanel()
+    qtbot.addWidget(panel)
+    panel.resize(380, 500)
+    panel.progress_box.setVisible(True)
+    panel.show()
+    qtbot.waitExposed(panel)
+    bar = panel.scroll_area.verticalScrollBar()
+    assert bar.maximum() > 0
+    plot = panel.progress_box.plots["mse"]
+    panel.scroll_area.ensureWidgetVisible(plot)
+    before = bar.value()
+    viewport = plot.viewport()
+    centre = QPointF(viewport.width() / 2, viewport.height() / 2)
+    event = QWheelEvent(
+        centre,
+        QPointF(viewport.mapToGlobal(centre.toPoint())),
+        QPoint(0, 0),
+        QPoint(0, -120),  # one notch towards the user: scroll down
+        Qt.MouseButton.NoButton,
+        Qt.KeyboardModifier.NoModifier,
+        Qt.ScrollPhase.NoScrollPhase,
+        False,
+    )
+    QApplication.sendEvent(viewport, event)
+    assert bar.value() != before
+    view_range = plot.getViewBox().viewRange()
+    QApplication.sendEvent(viewport, event)
+    assert plot.getViewBox().viewRange() == view_range  # the plot itself did not zoom
