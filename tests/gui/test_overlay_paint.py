@@ -158,3 +158,49 @@ def test_nearest_handle_prefers_corners_and_respects_radius():
     assert nearest_handle(corners, centres, (20, 20), 3) is None
     corners[0, 0] = np.nan  # a missing corner is never grabbed
     assert nearest_handle(corners, centres, (0, 0), 3) is None
+
+
+def test_uncertainty_is_its_own_layer_beside_the_boxes_not_on_them(painted):
+    canvas, _, pred, _ = painted
+    grab(canvas)
+    marks = canvas.overlay.uncertainty_marks
+    assert len(marks) == len(pred)
+    dev = np.array([[canvas.image_to_viewport(*p).x() for p in box] for box in pred])
+    for v, x, _y, r in marks:
+        assert x - r > dev[v].max()  # wholly right of its red box: off the bone
+    canvas.set_layer_visible("uncertainty", False)
+    grab(canvas)
+    assert canvas.overlay.uncertainty_marks == []
+    assert canvas.overlay.box_count("prediction") == len(pred)  # the boxes stay
+
+
+def test_nothing_fills_the_inside_of_a_box(qtbot):
+    """The centre ring is unfilled (handles are hollow too, see the next test but one)."""
+    truth = spine()
+    canvas = make_canvas(qtbot, truth=truth)
+    canvas.set_image(np.full((1000, 500), 0.5, np.float32), (0.0, 1.0))
+    canvas.set_template("C7-L5")
+    canvas.set_ground_truth(truth)
+    canvas.set_zoom(4.0, tuple(truth[5].mean(axis=0)))
+    image = grab(canvas)
+    centre = truth[5].mean(axis=0)
+    background = colour_at(canvas, image, truth[5, 0, 0] - 8, centre[1])  # beside the box
+    inside = centre + np.array([1.2, 1.2])  # within the ring, 8 screen px across
+    inside_ring = colour_at(canvas, image, *inside)
+    assert abs(inside_ring.lightness() - background.lightness()) < 12
+
+
+def test_labels_sit_on_no_line_and_on_no_other_label(painted):
+    from spinegui.gui.label_layout import rects_overlap, segment_hits_rect
+
+    canvas, *_ = painted
+    canvas.resize(900, 700)  # room beside the spine for the curve's name
+    canvas.fit()
+    grab(canvas)
+    labels = [r for _, r in canvas.overlay.drawn_labels + canvas.cobb_overlay.drawn_labels]
+    assert len(canvas.cobb_overlay.drawn_labels) >= 1 and len(canvas.overlay.drawn_labels) >= 10
+    for i, a in enumerate(labels):
+        for b in labels[i + 1 :]:
+            assert not rects_overlap(a, b)
+        for segment in canvas.cobb_overlay.drawn_segments:
+            assert not segment_hits_rect(segment, a)

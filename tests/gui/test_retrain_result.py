@@ -100,9 +100,7 @@ def test_per_vertebra_rows_use_millimetres_when_the_images_have_a_scale():
     with_mm = figures(10.0, mean_mm=2.0, per_vertebra_mm=[2.0, 2.1, 2.2])
     labels = [r.label for r in comparison_rows(with_mm, with_mm, VERTEBRAE)]
     assert "  T2 error (mm)" in labels
-    assert not any(
-        label.endswith("error (px)") and label.startswith("  ") for label in labels
-    )
+    assert not any(label.endswith("error (px)") and label.startswith("  ") for label in labels)
     assert "Mean corner error (px)" in labels and "Mean corner error (mm)" in labels
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from PySide6.QtCore import QPoint, Qt
 
 from spinegui.gui.worklist import WorklistEntry, WorklistPanel, arrange
 
@@ -73,3 +74,49 @@ def test_status_update_moves_a_row_out_of_a_filter(qtbot):
     panel.update_entry(3, status="reviewed")
     assert panel.visible_ids() == [2, 4]
     assert "1 shown" not in panel.counts.text() and "2 reviewed" in panel.counts.text()
+
+
+def test_long_names_are_shortened_in_the_middle_and_the_list_never_scrolls_sideways(qtbot):
+    long = "sunhl-1th-02-Jan-2017-162 A AP (scanned again, second copy).jpg"
+    panel = WorklistPanel()
+    qtbot.addWidget(panel)
+    panel.resize(300, 400)
+    panel.show()
+    panel.set_entries([WorklistEntry(1, long, "not_started", True, 2.0, True, 31.2, "truth")])
+    view = panel.view
+    assert view.textElideMode() == Qt.TextElideMode.ElideMiddle
+    assert view.horizontalScrollBar().maximum() == 0
+    header = view.horizontalHeader()
+    used = sum(header.sectionSize(c) for c in range(1, 6))
+    assert used <= view.viewport().width() + 1  # every column on screen
+    assert panel.model.data(panel.model.index(0, 1), Qt.ItemDataRole.ToolTipRole).startswith(long)
+
+
+def test_clicking_the_cobb_header_sorts_by_the_largest_angle_and_again_reverses(qtbot):
+    entries = [
+        WorklistEntry(1, "a.png", "not_started", True, None, False, 12.0, "truth"),
+        WorklistEntry(2, "b.png", "not_started", False, None, True, 40.0, "prediction"),
+        WorklistEntry(3, "c.png", "not_started", False, None, False, None, None),
+        WorklistEntry(4, "d.png", "reviewed", True, None, False, 25.0, "truth"),
+    ]
+    panel = WorklistPanel()
+    qtbot.addWidget(panel)
+    panel.resize(400, 300)
+    panel.show()
+    panel.set_entries(entries)
+    cobb_column = 4
+    header = panel.view.horizontalHeader()
+
+    def click_header() -> None:
+        x = header.sectionViewportPosition(cobb_column) + header.sectionSize(cobb_column) // 2
+        qtbot.mouseClick(header.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(x, 5))
+
+    click_header()
+    assert panel.visible_ids() == [2, 4, 1, 3]  # largest first, unmeasured last
+    assert panel.sort_key() == "cobb"
+    click_header()
+    assert panel.visible_ids() == [1, 4, 2, 3]  # smallest first, unmeasured still last
+    text = panel.model.data(panel.model.index(0, cobb_column))
+    assert text == "12.0°"
+    click_header()
+    assert panel.model.data(panel.model.index(0, cobb_column)) == "(40.0°)"  # model's: bracketed
