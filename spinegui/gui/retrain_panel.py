@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 from spinegui.core.errors import SpineguiError
 from spinegui.core.splits import SplitPlan, apply_plan, project_plan
 from spinegui.core.store import Project
+from spinegui.gui.retrain_choice import RetrainChoiceMixin
 from spinegui.gui.retrain_data import RetrainDataBox
 from spinegui.gui.retrain_progress import RetrainProgressBox, format_eta
 from spinegui.gui.retrain_result import RetrainResultBox
@@ -50,8 +51,6 @@ from spinegui.gui.retrain_settings import RetrainSettingsBox, model_preset
 from spinegui.gui.trainer_process import TrainerProcess, describe_exit
 from spinegui.ml.retrain import (
     RetrainSettings,
-    adopt_candidate,
-    discard_candidate,
     new_version_name,
     parse_event,
     train_command,
@@ -68,7 +67,7 @@ MESSAGE_STYLES = {
 }
 
 
-class RetrainPanel(QDockWidget):
+class RetrainPanel(RetrainChoiceMixin, QDockWidget):
     """Dock with the retraining data summary, settings, live progress and the adopt choice."""
 
     modelAdopted = Signal(str, str)
@@ -365,73 +364,3 @@ class RetrainPanel(QDockWidget):
             self._set_message(text, "info" if outcome == "cancelled" else "error")
             self._log(text)
         self._update_enabled()
-
-    # ----------------------------------------------------------------- choice
-
-    def adopt(self) -> bool:
-        """Make the finished run's model the project's active model and announce it."""
-        cand = self._candidate
-        if cand is None or self._project is None:
-            return False
-        try:
-            record = adopt_candidate(
-                self._project,
-                cand.version,
-                cand.out,
-                settings=cand.settings.to_json(),
-                comparison=cand.comparison,
-            )
-        except SpineguiError as exc:
-            self._set_message(
-                f"The new model could not be put into use: {exc.message}\n{exc.hint}", "error"
-            )
-            return False
-        self._candidate = None
-        self.result_box.setVisible(False)
-        self._set_message(
-            f"{record.version} is now the model in use. Predictions are being refreshed.", "ok"
-        )
-        self._log(f"Adopted {record.version}.")
-        self.refresh()
-        self.modelAdopted.emit(record.version, str(record.path))
-        return True
-
-    def discard(self) -> None:
-        """Keep the current model; delete the candidate."""
-        if self._candidate is None:
-            return
-        version = self._candidate.version
-        self._forget_candidate()
-        self.result_box.setVisible(False)
-        self._set_message(f"Kept the current model; {version} was discarded.", "info")
-        self._log(f"Discarded {version}.")
-        self._update_enabled()
-
-    def _forget_candidate(self) -> None:
-        cand, self._candidate = self._candidate, None
-        if cand is not None:
-            self._discard_files(cand)
-
-    def _discard_files(self, run) -> None:
-        """Delete a run's files and release its version; never a registered model's file."""
-        try:
-            discard_candidate(run.out, project=self._project, version=run.version)
-        except SpineguiError as exc:  # adopted meanwhile in another window: kept
-            self._log(f"{exc.message} {exc.hint}")
-
-    # ---------------------------------------------------------------- history
-
-    def show_history(self) -> None:
-        if self._project is None:
-            return
-        from spinegui.gui.model_history import ModelHistoryDialog
-
-        dialog = ModelHistoryDialog(self._project, self)
-        dialog.modelActivated.connect(self._on_history_activated)
-        self._history_dialog = dialog
-        dialog.show()
-
-    def _on_history_activated(self, version: str, path: str) -> None:
-        self.refresh()
-        self._set_message(f"{version} is now the model in use.", "ok")
-        self.modelAdopted.emit(version, path)
