@@ -197,6 +197,24 @@ def traceback_cases() -> Iterator[Case]:
     for name, content in mats.items():
         yield Case("4", "api", f"AASCE {name}", mat(content))
     yield Case("4", "api", "AASCE non-UTF-8 filenames.csv", filenames_latin1)
+
+    def mat_crashing_scipy(folder: Path):
+        import subprocess
+        import sys
+
+        from tests.core.test_matfile import CRASHES_SCIPY
+
+        ds = dataset(folder)
+        sorted(_labels(ds).glob("*.mat"))[0].write_bytes(CRASHES_SCIPY)
+        (_labels(ds) / "landmarks.csv").write_text("")
+        code = "import sys\nfrom spinegui.core.formats import read_aasce\n"
+        code += "print(len(read_aasce(sys.argv[1]).findings('missing_label')))"
+        done = subprocess.run([sys.executable, "-c", code, str(ds)], capture_output=True, text=True)
+        if done.returncode != 0:
+            return False, f"the import process died (exit {done.returncode})"
+        return done.stdout.strip() == "1", f"{done.stdout.strip()} label reported missing"
+
+    yield Case("4", "api", "AASCE .mat that crashes scipy's reader", mat_crashing_scipy)
     yield Case("4", "cli", "AASCE NaN label", nan_label)
     coco_changes = {
         "width 'abc'": lambda d: d["images"][0].update(width="abc"),

@@ -28,6 +28,7 @@ import numpy as np
 import scipy.io
 
 from spinegui.core.errors import FormatError, ImageLoadError
+from spinegui.core.formats.matfile import read_mat_matrix
 from spinegui.core.formats.records import AnnotatedImage
 from spinegui.core.imageio import read_image_size
 from spinegui.core.landmarks import MAX_COORDINATE, as_landmarks, repair_order, validate
@@ -272,12 +273,8 @@ def _read_record(
 def _read_mat(path: Path) -> np.ndarray | None:
     if not path.is_file():
         return None
-    try:
-        p2 = scipy.io.loadmat(path, variable_names=["p2"]).get("p2")
-        points = np.asarray(p2, dtype=np.float64)
-    except Exception:  # scipy raises many unrelated types for damaged or odd files
-        return None
-    if points.shape != (68, 2) or not np.all(np.isfinite(points)):
+    points = read_mat_matrix(path, "p2")  # not scipy's loadmat: damaged files crash it
+    if points is None or points.shape != (68, 2) or not np.all(np.isfinite(points)):
         return None
     if np.abs(points).max() > MAX_COORDINATE:
         return None
