@@ -86,3 +86,34 @@ def test_the_other_windows_commits_are_brought_in(two):
     assert alice.state.truth[0, 0].tolist() == [190.0, -5.0]
     assert alice.worklist.entries[1].status == "in_review"
     assert any("landmarks" in change for change in seen)
+
+
+def test_chosen_end_vertebrae_and_rulers_check_their_base(two):
+    from spinegui.core.calibration import Calibration
+
+    alice, bob = two
+    bob.choose_curve_ends(2, 9)
+    with pytest.raises(ProjectConflict, match="end vertebrae"):
+        alice.choose_curve_ends(4, 12)  # alice still sees the rules' ends
+    assert bob.project.curve_ends(1) == ((2, 9),), "bob's choice kept"
+    assert alice.state.curve_ends == ((2, 9),), "alice now sees bob's choice"
+
+    bob.calibrate(Calibration.from_line(0, 0, 100, 0, 50.0))
+    with pytest.raises(ProjectConflict, match="ruler"):
+        alice.calibrate(Calibration.from_line(0, 0, 200, 0, 50.0))
+    assert bob.project.calibration(1).mm_per_px == pytest.approx(0.5)
+
+    bob.calibrate(Calibration.from_line(0, 0, 100, 0, 10.0), for_project=True)
+    with pytest.raises(ProjectConflict, match="project's ruler"):
+        alice.calibrate(Calibration.from_line(0, 0, 300, 0, 10.0), for_project=True)
+    assert bob.project.calibration(None).mm_per_px == pytest.approx(0.1)
+
+
+def test_undoing_a_choice_the_other_window_changed_since_is_refused(two):
+    alice, bob = two
+    alice.choose_curve_ends(2, 9)
+    bob.check_for_changes()
+    bob.clear_curve_ends()
+    with pytest.raises(ProjectConflict):
+        alice.undo()
+    assert bob.project.curve_ends(1) == ()

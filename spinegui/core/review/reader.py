@@ -30,7 +30,7 @@ class ReaderChoicesMixin:
             return False
         names = self.names
         text = f"Measure the curve {names[upper]}–{names[lower]}"
-        self._commit([EndsStep(image_id, pairs)], text)
+        self._commit([EndsStep(image_id, pairs, base=self.state.curve_ends)], text)
         return True
 
     def clear_curve_ends(self, pair: tuple[int, int] | None = None) -> bool:
@@ -40,7 +40,8 @@ class ReaderChoicesMixin:
         pairs = () if pair is None else tuple(p for p in current if p != tuple(sorted(pair)))
         if pairs == current:
             return False
-        self._commit([EndsStep(image_id, pairs)], "Let the rules choose the end vertebrae")
+        step = EndsStep(image_id, pairs, base=current)
+        self._commit([step], "Let the rules choose the end vertebrae")
         return True
 
     def calibrate(self, ruler: Calibration | None, *, for_project: bool = False) -> bool:
@@ -51,5 +52,5 @@ class ReaderChoicesMixin:
             return False
         what = "the project" if for_project else "this image"
         text = f"Remove the ruler of {what}" if ruler is None else f"Calibrate {what}"
-        self._commit([CalibrationStep(image_id, ruler, for_project)], text)
+        self._commit([CalibrationStep(image_id, ruler, for_project, base=current)], text)
         return True

@@ -136,15 +136,18 @@ class EndsStep:
     image_id: int
     after: tuple[tuple[int, int], ...]
     before: tuple[tuple[int, int], ...] | None = None
+    base: object = ANY
+    """The chosen ends the person saw (ANY: not known, no check)."""
     changes = ENDS
 
     def apply(self, project: Project) -> None:
-        before = project.set_curve_ends(self.image_id, self.after)
+        expected = self.base if self.before is None else self.before
+        before = project.set_curve_ends(self.image_id, self.after, expected=expected)
         if self.before is None:
             self.before = before
 
     def revert(self, project: Project) -> None:
-        project.set_curve_ends(self.image_id, self.before)
+        project.set_curve_ends(self.image_id, self.before, expected=self.after)
 
 
 @dataclass
@@ -155,16 +158,19 @@ class CalibrationStep:
     after: Calibration | None
     for_project: bool = False
     before: Calibration | None = None
+    base: object = ANY
+    """The ruler the person saw (None: none; ANY: not known, no check)."""
     _captured: bool = field(default=False, repr=False)
     changes = CALIBRATION
 
     def apply(self, project: Project) -> None:
-        before = project.set_calibration(self._target, self.after)
+        expected = self.before if self._captured else self.base
+        before = project.set_calibration(self._target, self.after, expected=expected)
         if not self._captured:
             self.before, self._captured = before, True
 
     def revert(self, project: Project) -> None:
-        project.set_calibration(self._target, self.before)
+        project.set_calibration(self._target, self.before, expected=self.after)
 
     @property
     def _target(self) -> int | None:

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from spinegui.core.calibration import Calibration, Spacing, effective_spacing
-from spinegui.core.errors import LandmarkError
-from spinegui.core.store.annotations import from_blob
+from spinegui.core.errors import LandmarkError, ProjectConflict
+from spinegui.core.store.annotations import ANY, _conflict, from_blob
 from spinegui.core.store.db import translate_errors, unknown_image, utc_now
 from spinegui.core.store.records import ImageRecord, Prediction
 
@@ -167,9 +167,15 @@ class ReadingsMixin:
             raise unknown_image(image_id)
         return _pairs(rows[0][1])
 
-    def set_curve_ends(self: Project, image_id: int, pairs: Iterable[tuple[int, int]]) -> Pairs:
-        """Replace the chosen end vertebrae (empty: back to the rules); returns the old ones."""
-        new = tuple(tuple(sorted((int(a), int(b)))) for a, b in pairs)
+    def set_curve_ends(
+        self: Project, image_id: int, pairs: Iterable[tuple[int, int]], *, expected=ANY
+    ) -> Pairs:
+        """Replace the chosen end vertebrae (empty: back to the rules); returns the old ones.
+
+        ``expected`` (the pairs the reader saw) makes it a compare-and-set, as
+        landmark edits are: ``ProjectConflict`` when another window changed them.
+        """
+        new = _sorted_pairs(pairs)
         with self._write("save the chosen end vertebrae") as conn:
             row = conn.execute(
                 "SELECT i.template, e.pairs FROM images i "
@@ -180,6 +186,8 @@ class ReadingsMixin:
                 raise unknown_image(image_id)
             _check_pairs(new, row[0])
             before = _pairs(row[1])
+            if expected is not ANY and _sorted_pairs(expected) != before:
+                raise _conflict(conn, image_id, "the chosen end vertebrae", ("curve_ends",), None)
             if new:
                 conn.execute(
                     "INSERT INTO curve_ends (image_id, pairs, updated) VALUES (?, ?, ?) "
@@ -206,13 +214,25 @@ class ReadingsMixin:
             return _read_ruler(self._db(), image_id)
 
     def set_calibration(
-        self: Project, image_id: int | None, ruler: Calibration | None
+        self: Project, image_id: int | None, ruler: Calibration | None, *, expected=ANY
     ) -> Calibration | None:
-        """Set (None: remove) a ruler; ``image_id`` None is the project's. Returns the old one."""
+        """Set (None: remove) a ruler; ``image_id`` None is the project's. Returns the old one.
+
+        ``expected`` (the ruler the reader saw, None for none) makes it a
+        compare-and-set: ``ProjectConflict`` when another window changed it.
+        """
         with self._write("save the calibration") as conn:
             if image_id is not None:
                 _check_image(conn, image_id)
             before = _read_ruler(conn, image_id)
+            if expected is not ANY and expected != before:
+                if image_id is None:
+                    raise ProjectConflict(
+                        "The project's ruler was changed in another window or program after "
+                        "your change began, so your change was not saved.",
+                        "The window now shows the current ruler; calibrate again if needed.",
+                    )
+                raise _conflict(conn, image_id, "the ruler", ("calibration",), None)
             if image_id is None:
                 conn.execute("DELETE FROM calibrations WHERE image_id IS NULL")
             else:
@@ -237,6 +257,10 @@ class ReadingsMixin:
                 after=None if ruler is None else ruler.to_json(),
             )
         return before
+
+
+def _sorted_pairs(pairs: Iterable[tuple[int, int]]) -> Pairs:
+    return tuple(tuple(sorted((int(a), int(b)))) for a, b in pairs)
 
 
 def _check_image(conn: sqlite3.Connection, image_id: int) -> None:
