@@ -11,14 +11,29 @@ HELP = "measure a model's landmark and Cobb-angle accuracy against a mean-shape 
 DESCRIPTION = """\
 Evaluate a model on annotated images and print, next to the same numbers for
 the "mean shape" baseline (every image gets the average training spine):
-mean and median landmark error (px; mm where the pixel spacing is known),
-per-vertebra error, Pearson r of coordinates (the paper's metric), Cobb angle
-SMAPE (the AASCE challenge's metric) and the paper's one-way ANOVA.
+
+  in a clinician's units: the main Cobb angle's mean absolute error (deg),
+  the share of images within 5 and 10 deg of the expert (two readers differ
+  by about 5), the bias and slope of predicted against true angle (a slope
+  below 1 means large curves are read too small), the Bland-Altman limits of
+  agreement, and the mean vertebra tilt error (deg);
+  and the literature's: mean and median landmark error (px; mm where the
+  pixel spacing is known), per-vertebra error, Pearson r of coordinates (the
+  paper's metric), Cobb angle SMAPE (the AASCE challenge's) and the paper's
+  one-way ANOVA.
 
 DATA is an AASCE folder or a spinegui project folder; or use --synthetic N.
---subset test evaluates only the images the model's training run held out
-as its test set (recorded in the checkpoint), or, for data the checkpoint
-does not describe, the test part of the 80/15/5 split by --split-seed.
+
+--subset is NOT a folder's own "test" directory (such as AASCE's
+data/test): it is a part of a split that spinegui makes itself. --subset
+test takes the images the model's training run held out as its test set,
+as recorded in the checkpoint; for data the checkpoint does not describe
+(another folder), it makes a fresh seeded 80/15/5 split of DATA (by
+--split-seed) and takes its 15 % test part. To score a dataset's own test
+folder, pass that folder as DATA with --subset all.
+
+--plot PNG draws predicted against true main Cobb angle and the Bland-Altman
+plot of their difference.
 """
 
 
@@ -35,7 +50,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--subset",
         choices=("all", "test", "val", "train"),
         default="all",
-        help="which part of the data to evaluate on (default all)",
+        help="a part of spinegui's own split of DATA (see above), not a folder's "
+        "test directory (default all)",
     )
     parser.add_argument(
         "--all-images", action="store_true", help="projects: include images not yet marked reviewed"
@@ -43,6 +59,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tta", action="store_true", help="test-time augmentation (mirror)")
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        metavar="PNG",
+        help="save predicted-vs-true and Bland-Altman plots of the main Cobb angle",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="replace --plot if it exists")
 
 
 def _load(args, predictor):
@@ -103,6 +126,11 @@ def run(args: argparse.Namespace) -> int:
     from spinegui.ml.evaluate import evaluate
     from spinegui.ml.predict import Predictor, default_model_path
 
+    if args.plot is not None:
+        from spinegui.core.outputs import check_file_target
+
+        protected = [args.data] if args.data is not None else []
+        check_file_target(args.plot, overwrite=args.overwrite, protected=protected)
     template = get_template(args.template).name if args.template else None
     model_path = args.model or default_model_path(template or DEFAULT_TEMPLATE)
     predictor = Predictor.load(model_path, args.device, expected_template=template)
@@ -113,8 +141,29 @@ def run(args: argparse.Namespace) -> int:
     report = evaluate(predictor, data, tta=args.tta)
     if note:
         report.notes.append(f"evaluated on the {note}")
+    if args.plot is not None:
+        _plot(args.plot, report)
     if args.json:
         sys.stdout.write(report.to_json() + "\n")
     else:
         print(report.format_table())
+        if args.plot is not None:
+            print(f"Plots saved to {args.plot}")
     return 0
+
+
+def _plot(path: Path, report) -> None:
+    from spinegui.core.agreement_plot import save_agreement_plot
+    from spinegui.core.errors import SpineguiError
+
+    m = report.model
+    if len(m.main_true) < 2:
+        raise SpineguiError(
+            f"Only {len(m.main_true)} image(s) have a measurable Cobb angle: nothing to plot.",
+            "Evaluate on more annotated images.",
+        )
+    title = (
+        f"{report.model_version} on {report.data_source} "
+        f"({len(m.main_true)} images, TTA {'on' if report.tta else 'off'})"
+    )
+    save_agreement_plot(m.main_pred, m.main_true, path, title=title)

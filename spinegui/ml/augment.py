@@ -11,6 +11,16 @@ the data pipeline does) is much cheaper than on full-resolution X-rays.
 A horizontal flip mirrors the image and then swaps TL<->TR and BL<->BR, so
 "left corner" still means the corner on the image's left; without the swap
 every flipped vertebra would have crossed corners.
+
+A wider field of view (``zoom_out``): the AASCE training X-rays are cropped
+tightly (T1 at 1-12 % of the height, median 4.5 %; height/width 2.7), while
+X-rays from elsewhere show more neck and pelvis (height/width 2.3 measured on
+other images of the same family). A network that only ever saw T1 at the top
+learns "T1 is near the top edge" and slides the whole spine by a level on
+such images. So some examples shrink the picture (more across than down, to
+widen it) and place it anywhere in the frame, filling the rest with the
+picture's own edge rows or a flat grey, so the spine's position must be read
+from the image, not assumed.
 """
 
 from __future__ import annotations
@@ -53,17 +63,20 @@ def apply_affine(points: np.ndarray, m: np.ndarray) -> np.ndarray:
     return p @ m[:, :2].T + m[:, 2]
 
 
-def warp_image(image: np.ndarray, m: np.ndarray) -> np.ndarray:
-    """Warp with black borders: reflected borders would paint phantom vertebrae."""
+def warp_image(
+    image: np.ndarray, m: np.ndarray, border: int = cv2.BORDER_CONSTANT, value: float = 0.0
+) -> np.ndarray:
+    """Warp with black borders by default: reflected borders would paint phantom vertebrae."""
     h, w = image.shape
     return cv2.warpAffine(
-        image,
-        m,
-        (w, h),
-        flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=0.0,
+        image, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=border, borderValue=float(value)
     )
+
+
+def compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """The 2x3 matrix of applying ``inner`` first, then ``outer``."""
+    a = np.vstack([outer, [0.0, 0.0, 1.0]]) @ np.vstack([inner, [0.0, 0.0, 1.0]])
+    return a[:2]
 
 
 class Augmenter:
@@ -92,6 +105,9 @@ class Augmenter:
         gamma: tuple[float, float] = (0.7, 1.4),
         noise: float = 0.02,
         max_tries: int = 10,
+        zoom_out: float = 0.0,
+        zoom_scale: tuple[float, float] = (0.6, 1.0),
+        zoom_widen: tuple[float, float] = (1.0, 1.3),
     ) -> None:
         self.rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         self.rotation_deg = float(rotation_deg)
@@ -104,6 +120,9 @@ class Augmenter:
         self.gamma = (float(gamma[0]), float(gamma[1]))
         self.noise = float(noise)
         self.max_tries = int(max_tries)
+        self.zoom_out = float(zoom_out)
+        self.zoom_scale = (float(zoom_scale[0]), float(zoom_scale[1]))
+        self.zoom_widen = (float(zoom_widen[0]), float(zoom_widen[1]))
 
     @property
     def geometric(self) -> bool:
@@ -131,6 +150,17 @@ class Augmenter:
                 return m
         return None
 
+    def zoom_out_matrix(self, width: int, height: int) -> np.ndarray:
+        """Shrink by a random height factor (and widen the view a little more) and
+        place the picture at a random spot that keeps it wholly in the frame."""
+        r = self.rng
+        sy = r.uniform(*self.zoom_scale)
+        sx = min(1.0, sy / r.uniform(*self.zoom_widen))
+        # content spans [-0.5, size - 0.5] (pixel centres at integers) before and after
+        bx = r.uniform(0.0, (1.0 - sx) * width) + 0.5 * sx - 0.5
+        by = r.uniform(0.0, (1.0 - sy) * height) + 0.5 * sy - 0.5
+        return np.array([[sx, 0.0, bx], [0.0, sy, by]])
+
     def adjust_intensity(self, image: np.ndarray) -> np.ndarray:
         """Gamma, contrast about the mean, exposure, noise; clipped to [0, 1]."""
         r = self.rng
@@ -149,12 +179,24 @@ class Augmenter:
         pts = np.asarray(points, dtype=np.float64)
         if self.flip_p > 0 and self.rng.random() < self.flip_p:
             img, pts = hflip(img, pts)
+        h, w = img.shape
+        m = None
+        border, fill = cv2.BORDER_CONSTANT, 0.0
+        if self.zoom_out > 0 and self.rng.random() < self.zoom_out:
+            m = self.zoom_out_matrix(w, h)
+            # the picture's own edge rows, or flat grey: neither paints a vertebra
+            if self.rng.random() < 0.5:
+                border = cv2.BORDER_REPLICATE
+            else:
+                fill = float(self.rng.uniform(0.0, 0.6))
         if self.geometric:
-            h, w = img.shape
-            m = self.random_affine(w, h, pts)
-            if m is not None:
-                img = warp_image(img, m)
-                pts = apply_affine(pts, m)
+            inner = m if m is not None else np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+            outer = self.random_affine(w, h, apply_affine(pts, inner))
+            if outer is not None:
+                m = compose(outer, inner)
+        if m is not None:
+            img = warp_image(img, m, border, fill)
+            pts = apply_affine(pts, m)
         if self.intensity:
             img = self.adjust_intensity(img)
         return np.ascontiguousarray(img, dtype=np.float32), pts

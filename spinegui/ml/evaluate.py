@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 
-from spinegui.core.errors import SpineguiError
 from spinegui.core.templates import get_template
 from spinegui.ml.data import DataError, LandmarkData
 from spinegui.ml.events import json_safe
@@ -49,6 +48,24 @@ class Figures:
     n_mm_images: int = 0
     n_smape_images: int = 0
     """Images whose predicted and true Cobb angles could both be measured."""
+    cobb_mae: float | None = None
+    """Main Cobb angle, mean absolute error in degrees (over ``n_smape_images``)."""
+    within5: float | None = None
+    """Share (0-1) of images whose main angle is within 5 degrees of the truth."""
+    within10: float | None = None
+    cobb_bias: float | None = None
+    """Mean of predicted minus true main angle (negative: curves read too small)."""
+    cobb_loa: list[float] | None = None
+    """Bland-Altman 95 % limits of agreement of the main angle, degrees."""
+    cobb_slope: float | None = None
+    """Least-squares slope of predicted against true main angle (1 = no pull to the mean)."""
+    cobb_intercept: float | None = None
+    tilt_deg: float | None = None
+    """Mean absolute vertebra tilt error, degrees."""
+    per_vertebra_tilt_deg: list[float] | None = None
+    main_pred: list[float] = field(default_factory=list)
+    """Predicted main angle per scored image (for plots), degrees."""
+    main_true: list[float] = field(default_factory=list)
 
 
 @dataclass
@@ -81,6 +98,17 @@ class EvaluationReport:
         def row(label: str, a, c, fmt: str = "{:.2f}") -> None:
             lines.append(f"{label:28}{_fmt(a, fmt):>14}{_fmt(c, fmt):>14}")
 
+        row("Main Cobb angle error (deg)", m.cobb_mae, b.cobb_mae)
+        row("  within 5 deg (%)", _pct(m.within5), _pct(b.within5), "{:.1f}")
+        row("  within 10 deg (%)", _pct(m.within10), _pct(b.within10), "{:.1f}")
+        row("  bias, pred - true (deg)", m.cobb_bias, b.cobb_bias, "{:+.2f}")
+        row("  slope, pred vs true", m.cobb_slope, b.cobb_slope, "{:.3f}")
+        if m.cobb_loa:
+            lines.append(
+                f"{'  limits of agreement (deg)':28}"
+                f"{m.cobb_loa[0]:>+7.1f} to {m.cobb_loa[1]:+.1f}".rstrip()
+            )
+        row("Vertebra tilt error (deg)", m.tilt_deg, b.tilt_deg)
         row("Mean landmark error (px)", m.mean_px, b.mean_px)
         row("Median landmark error (px)", m.median_px, b.median_px)
         if m.n_mm_images:
@@ -96,10 +124,18 @@ class EvaluationReport:
         row(smape_label, m.smape, b.smape)
         row("ANOVA F", m.anova_f, b.anova_f, "{:.4g}")
         row("ANOVA p", m.anova_p, b.anova_p, "{:.4g}")
-        lines += ["", "Per-vertebra mean error (px)", f"{'':28}{'model':>14}{'mean shape':>14}"]
+        lines += [
+            "",
+            "Per vertebra: corner error (px) and tilt error (deg)",
+            f"{'':28}{'model px':>14}{'model deg':>14}{'mean-shape px':>15}",
+        ]
         names = get_template(self.template).vertebrae
-        for name, a, c in zip(names, m.per_vertebra_px, b.per_vertebra_px, strict=True):
-            row(f"  {name}", a, c)
+        tilts = m.per_vertebra_tilt_deg or [None] * len(names)
+        for name, a, t, c in zip(names, m.per_vertebra_px, tilts, b.per_vertebra_px, strict=True):
+            lines.append(
+                f"{'  ' + name:28}{_fmt(a, '{:.2f}'):>14}{_fmt(t, '{:.2f}'):>14}"
+                f"{_fmt(c, '{:.2f}'):>15}"
+            )
         lines += ["", f"Baseline: {self.baseline_note}"]
         lines += [
             "ANOVA: one-way, predicted vs true coordinates pooled (the paper's test); "
@@ -107,6 +143,10 @@ class EvaluationReport:
         ]
         lines += [f"Note: {n}" for n in self.notes]
         return "\n".join(lines)
+
+
+def _pct(share: float | None) -> float | None:
+    return None if share is None else 100.0 * share
 
 
 def _fmt(value, fmt: str) -> str:
@@ -139,21 +179,21 @@ def figures(
     spacings: list | None = None,
 ) -> Figures:
     """All figures for (N, V, 4, 2) predictions against the truth, original pixels."""
-    from spinegui.core.cobb import cobb_angles
-    from spinegui.core.metrics import landmark_anova, landmark_error, pearson_r, smape
+    from spinegui.core.metrics import (
+        compare_cobb,
+        landmark_anova,
+        landmark_error,
+        pearson_r,
+        tilt_errors,
+    )
 
     report = landmark_error(pred_px, true_px)
     # A degenerate prediction (an untrained net puts every corner on one spot)
-    # has no Cobb angle; such images are left out of SMAPE and counted.
-    pa, ta = [], []
-    for p, t, h in zip(pred_px, true_px, heights, strict=True):
-        try:
-            a, b = cobb_angles(p, image_height=h).angles, cobb_angles(t, image_height=h).angles
-        except (SpineguiError, ValueError):
-            continue
-        pa.append(a)
-        ta.append(b)
-    smape_value = _finite_or_none(smape(np.array(pa), np.array(ta))) if pa else None
+    # has no Cobb angle; such images are left out of the angle figures and counted.
+    cobb = compare_cobb(pred_px, true_px, heights)
+    smape_value = cobb.smape
+    smape_value = _finite_or_none(smape_value) if smape_value is not None else None
+    tilt = tilt_errors(pred_px, true_px)
     anova = landmark_anova(pred_px, true_px)
     fig = Figures(
         name=name,
@@ -165,8 +205,19 @@ def figures(
         smape=smape_value,
         anova_f=_finite_or_none(anova.f),
         anova_p=_finite_or_none(anova.p),
-        n_smape_images=len(pa),
+        n_smape_images=len(cobb.kept),
+        tilt_deg=float(tilt.mean_deg),
+        per_vertebra_tilt_deg=[float(v) for v in tilt.per_vertebra_deg],
+        main_pred=[float(v) for v in cobb.pred[:, 0]],
+        main_true=[float(v) for v in cobb.true[:, 0]],
     )
+    main = cobb.main
+    if main is not None:
+        fig.cobb_mae = main.mae
+        fig.within5, fig.within10 = main.within[5.0], main.within[10.0]
+        fig.cobb_bias = main.bias
+        fig.cobb_loa = [float(v) for v in main.loa]
+        fig.cobb_slope, fig.cobb_intercept = main.slope, main.intercept
     # Pixel spacing differs per image, so mm distances are computed per image
     # and pooled over the images that have one.
     spacings = spacings or [None] * len(pred_px)

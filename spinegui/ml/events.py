@@ -137,9 +137,14 @@ class ComparisonEvent(TrainEvent):
 
     ``current`` and ``new`` hold ``version``, ``mean_px``, ``median_px``,
     ``per_vertebra_px`` (list, template order), ``smape`` (percent),
-    ``pearson_r``, ``mean_mm`` (None without pixel spacing) and
-    ``n_smape_images``; ``current`` is None when the project had no active
-    model (or it could not be scored, see ``notes``). Made by
+    ``pearson_r``, ``mean_mm`` (None without pixel spacing),
+    ``n_smape_images`` and the clinician's figures ``cobb_mae``, ``within5``,
+    ``within10`` (shares 0-1), ``cobb_bias``, ``cobb_slope``, ``tilt_deg`` and
+    ``per_vertebra_tilt_deg``; ``current`` is None when the project had no
+    active model (or it could not be scored, see ``notes``). ``rows`` lists
+    which of those figures a table shows, in order, with label, format and
+    which direction is better (``spinegui.ml.retrain.COMPARISON_ROWS``), so a
+    reader can show figures it does not know by name. Made by
     ``spinegui.ml.retrain.compare_on_validation``.
     """
 
@@ -149,6 +154,7 @@ class ComparisonEvent(TrainEvent):
     current: dict[str, Any] | None
     new: dict[str, Any] | None
     notes: list[str] = field(default_factory=list)
+    rows: list[dict[str, Any]] = field(default_factory=list)
 
 
 EVENT_TYPES: dict[str, type[TrainEvent]] = {

@@ -156,6 +156,29 @@ parse_event = event_from_json
 """One ``--json-progress`` line of a project run, the comparison event included."""
 
 
+COMPARISON_ROWS: list[dict[str, Any]] = [
+    {"key": "cobb_mae", "label": "Main Cobb angle error (deg)", "fmt": ".1f", "better": "lower"},
+    {"key": "within5", "label": "Within 5 deg of the truth (%)", "fmt": ".0f", "better": "higher",
+     "scale": 100},
+    {"key": "within10", "label": "Within 10 deg of the truth (%)", "fmt": ".0f",
+     "better": "higher", "scale": 100},
+    {"key": "cobb_bias", "label": "Angle bias, predicted - true (deg)", "fmt": "+.1f",
+     "better": "zero"},
+    {"key": "cobb_slope", "label": "Angle slope, predicted vs true (1 = ideal)", "fmt": ".2f",
+     "better": "one"},
+    {"key": "tilt_deg", "label": "Vertebra tilt error (deg)", "fmt": ".1f", "better": "lower"},
+    {"key": "mean_px", "label": "Mean corner error (px)", "fmt": ".1f", "better": "lower"},
+    {"key": "mean_mm", "label": "Mean corner error (mm)", "fmt": ".2f", "better": "lower"},
+    {"key": "smape", "label": "Cobb angle SMAPE (%)", "fmt": ".1f", "better": "lower"},
+    {"key": "pearson_r", "label": "Pearson r (1 = perfect)", "fmt": ".3f", "better": "higher"},
+]  # fmt: skip
+"""The comparison's figures in the order a clinician reads them, with how to show each.
+
+``scale`` multiplies the stored value for display (shares are stored 0-1);
+``better`` is "lower", "higher", "zero" (closest to 0) or "one" (closest to 1).
+A row whose value is None for both models (mm without pixel spacing) is not shown."""
+
+
 def _figures_dict(fig, version: str, path: Path) -> dict[str, Any]:
     return {
         "version": version,
@@ -168,6 +191,13 @@ def _figures_dict(fig, version: str, path: Path) -> dict[str, Any]:
         "mean_mm": fig.mean_mm,
         "per_vertebra_mm": fig.per_vertebra_mm,
         "n_smape_images": fig.n_smape_images,
+        "cobb_mae": fig.cobb_mae,
+        "within5": fig.within5,
+        "within10": fig.within10,
+        "cobb_bias": fig.cobb_bias,
+        "cobb_slope": fig.cobb_slope,
+        "tilt_deg": fig.tilt_deg,
+        "per_vertebra_tilt_deg": fig.per_vertebra_tilt_deg,
     }
 
 
@@ -227,6 +257,7 @@ def compare_on_validation(
         current=results["current"],
         new=results["new"],
         notes=notes,
+        rows=[dict(r) for r in COMPARISON_ROWS],
     )
 
 
@@ -239,19 +270,22 @@ def format_comparison(event: ComparisonEvent) -> str:
     cur, new = event.current or {}, event.new or {}
     lines = [
         f"Locked validation set: {event.val_images} image(s)",
-        f"{'':28}{cur.get('version', 'current (none)'):>16}{new.get('version', 'new'):>16}",
+        f"{'':44}{cur.get('version', 'current (none)'):>16}{new.get('version', 'new'):>16}",
     ]
-    for label, key, fmt in (
-        ("Mean landmark error (px)", "mean_px", ".2f"),
-        ("Cobb angle SMAPE (%)", "smape", ".2f"),
-        ("Pearson r", "pearson_r", ".4f"),
-    ):
-        lines.append(f"{label:28}{num(cur.get(key), fmt):>16}{num(new.get(key), fmt):>16}")
+    for row in event.rows or COMPARISON_ROWS:
+        a, b = cur.get(row["key"]), new.get(row["key"])
+        if a is None and b is None:
+            continue
+        k = row.get("scale", 1)
+        a = None if a is None else a * k
+        b = None if b is None else b * k
+        lines.append(f"{row['label']:44}{num(a, row['fmt']):>16}{num(b, row['fmt']):>16}")
+    lines.append("Per vertebra, corner error (px):")
     per_c, per_n = cur.get("per_vertebra_px") or [], new.get("per_vertebra_px") or []
     for i, name in enumerate(event.vertebrae):
         c = per_c[i] if i < len(per_c) else None
         n = per_n[i] if i < len(per_n) else None
-        lines.append(f"  {name:26}{num(c, '.2f'):>16}{num(n, '.2f'):>16}")
+        lines.append(f"  {name:42}{num(c, '.2f'):>16}{num(n, '.2f'):>16}")
     lines.extend(event.notes)
     return "\n".join(lines)
 

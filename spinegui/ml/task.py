@@ -11,7 +11,6 @@ and the per-vertebra refinement stage (``spinegui.ml.refine_task``).
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
@@ -32,17 +31,15 @@ def clinical_figures(pred_px: np.ndarray, true_px: np.ndarray, heights: list[int
     within 5 degrees, 0-1), ``tilt_deg`` (mean vertebra tilt error), ``smape``
     (percent), ``mean_px``; angles are None when no image has one.
     """
-    from spinegui.core.metrics import compare_cobb, landmark_error, tilt_errors
+    from spinegui.ml.evaluate import figures
 
-    cobb = compare_cobb(pred_px, true_px, heights)
-    main = cobb.main
-    smape = cobb.smape
+    f = figures("validation", pred_px, true_px, heights)
     return {
-        "mean_px": float(landmark_error(pred_px, true_px).mean_px),
-        "smape": smape if smape is not None and math.isfinite(smape) else None,
-        "cobb_mae": main.mae if main is not None else None,
-        "within5": main.within[5.0] if main is not None else None,
-        "tilt_deg": float(tilt_errors(pred_px, true_px).mean_deg),
+        "mean_px": f.mean_px,
+        "smape": f.smape,
+        "cobb_mae": f.cobb_mae,
+        "within5": f.within5,
+        "tilt_deg": f.tilt_deg,
     }
 
 
@@ -180,7 +177,9 @@ class LandmarkTask(TrainTask):
     def dataset(self):
         from spinegui.ml.data import LandmarkTorchDataset
 
-        return LandmarkTorchDataset(self.train_set, augment=self.cfg.augment, seed=self.cfg.seed)
+        return LandmarkTorchDataset(
+            self.train_set, augment=self.cfg.augment, seed=self.cfg.seed, zoom_out=self.cfg.zoom_out
+        )
 
     def loss(self, net, batch, device, autocast):
         from spinegui.ml.losses import mse_bpd_loss

@@ -73,6 +73,8 @@ class TrainConfig:
     num_workers: int = 0
     amp: bool = True
     augment: bool = True
+    zoom_out: float = 0.0
+    """Share of training images shown with a wider field of view (see ``augment``)."""
     explode_factor: float = 1e3
     """A batch loss above this many times the run's first loss counts as diverged."""
     step_event_interval_s: float = 0.0

@@ -138,11 +138,35 @@ def test_evaluate_prints_the_baseline_and_json(trained, capsys):
             "--synthetic-size", "128x64"]  # fmt: skip
     assert main(args) == 0
     table = capsys.readouterr().out
-    assert "mean shape" in table and "Per-vertebra" in table and "T12" in table
+    assert "mean shape" in table and "Per vertebra" in table and "T12" in table
+    for row in ("Main Cobb angle error (deg)", "within 5 deg", "slope", "Vertebra tilt error"):
+        assert row in table
     assert "training images" in table  # baseline from the model's own training data
     assert main([*args, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["model"]["n_images"] == 3 and "baseline" in report
+
+
+def test_evaluate_plot_writes_a_png_and_never_replaces_one_unasked(trained, tmp_path, capsys):
+    plot = tmp_path / "agreement.png"
+    args = ["evaluate", "--model", str(trained), "--device", "cpu", "--synthetic", "4",
+            "--synthetic-size", "128x64", "--plot", str(plot)]  # fmt: skip
+    assert main(args) == 0
+    assert f"Plots saved to {plot}" in capsys.readouterr().out
+    image = cv2.imread(str(plot))
+    assert image is not None and image.shape[0] > 300 and image.shape[1] > 600
+    before = plot.read_bytes()
+    assert main(args) == 2  # the file exists: refused before any work
+    assert "--overwrite" in capsys.readouterr().err and plot.read_bytes() == before
+    assert main([*args, "--overwrite"]) == 0
+
+
+def test_evaluate_help_says_the_test_subset_is_a_fresh_split(capsys):
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "NOT a folder's own \"test\" directory" in text
+    assert "fresh seeded 80/15/5 split" in text
 
 
 def test_evaluate_test_subset_uses_the_recorded_split(trained, capsys):

@@ -36,6 +36,22 @@ def test_perfect_predictions_score_perfectly(data):
     assert f.mean_px == 0 and f.median_px == 0 and f.smape == 0
     assert f.pearson_r == pytest.approx(1.0)
     assert f.per_vertebra_px == [0.0] * 17 and f.mean_mm is None
+    assert f.cobb_mae == 0 and f.within5 == 1.0 and f.tilt_deg == 0 and f.cobb_bias == 0
+    assert f.main_pred == f.main_true and len(f.main_true) == 4
+
+
+def test_clinician_figures_of_a_uniform_tilt_error(data):
+    """Rotating every vertebra's corners about its centre shows up as that tilt error."""
+    true = np.stack([s.landmarks for s in data])
+    a = np.radians(3.0)
+    rot = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])  # CCW on screen
+    centres = true.mean(axis=2, keepdims=True)
+    pred = (true - centres) @ rot.T + centres
+    f = figures("x", pred, true, [s.height for s in data])
+    assert f.tilt_deg == pytest.approx(3.0)
+    assert f.per_vertebra_tilt_deg == pytest.approx([3.0] * 17)
+    # every vertebra turned alike: no angle between them changes
+    assert f.cobb_mae == pytest.approx(0.0, abs=1e-6)
 
 
 def test_mm_uses_each_images_spacing(data):
