@@ -125,6 +125,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="no mixed precision on CUDA",
     )
     run.add_argument(
+        "--zoom-out",
+        type=float,
+        metavar="P",
+        help="share of training images shown with a wider field of view (0-1, default 0)",
+    )
+    run.add_argument(
         "--no-augment",
         dest="augment",
         action="store_false",
@@ -173,7 +179,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 _CONFIG_FLAGS = (
     "template", "arch", "preset", "epochs", "lr", "beta1", "beta2", "batch_size", "alpha",
-    "seed", "device", "patience", "num_workers", "amp", "augment", "keep_resume",
+    "seed", "device", "patience", "num_workers", "amp", "augment", "keep_resume", "zoom_out",
 )  # fmt: skip
 
 

@@ -223,10 +223,15 @@ class LandmarkTask(TrainTask):
         }
 
 
-def check_epochs(cfg: TrainConfig, train_set: LandmarkData) -> None:
+def check_config(cfg: TrainConfig, train_set: LandmarkData) -> None:
     """Refuse configurations no task can run."""
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise TrainError("Epochs and batch size must be at least 1.", "")
+    if not 0.0 <= cfg.zoom_out <= 1.0:  # also refuses NaN
+        raise TrainError(
+            f"--zoom-out is a share of the training images, not {cfg.zoom_out}.",
+            "Give a number from 0 (never) to 1 (every image).",
+        )
     if len(train_set) == 0:
         raise TrainError(
             "There are no training images.",

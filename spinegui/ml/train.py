@@ -46,7 +46,7 @@ from spinegui.ml.data import LandmarkData
 from spinegui.ml.distributed import Dist, pick_device_for, seed_for
 from spinegui.ml.events import EndEvent, EpochEvent, StartEvent, StepEvent, TrainEvent
 from spinegui.ml.resume import load_resume, save_resume
-from spinegui.ml.task import LandmarkTask, TrainTask, check_epochs
+from spinegui.ml.task import LandmarkTask, TrainTask, check_config
 from spinegui.ml.train_config import (
     STATUSES,
     ResumeState,
@@ -150,7 +150,7 @@ class _Trainer:
     # -- setup
     def build(self) -> None:
         cfg = self.cfg
-        check_epochs(cfg, self.train_set)
+        check_config(cfg, self.train_set)
         torch.manual_seed(seed_for(cfg.seed, 0, 0))
         model = self.task.build_model()
         self.state.parent = self.task.parent

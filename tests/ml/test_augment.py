@@ -108,3 +108,33 @@ def test_same_seed_same_result_other_seed_other_result():
     np.testing.assert_array_equal(a[0], b[0])
     np.testing.assert_array_equal(a[1], b[1])
     assert not np.array_equal(a[0], c[0])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_wider_field_of_view_shrinks_the_spine_and_keeps_labels_on_it(seed):
+    """zoom_out: the picture shrinks into the frame; a dot still sits under its landmark."""
+    pts = spine_px()
+    x, y = pts[8, 3]
+    aug = Augmenter(seed, intensity=False, flip_p=0.0, rotation_deg=0, scale=(1, 1), shift=0,
+                    zoom_out=1.0, zoom_scale=(0.6, 0.8))  # fmt: skip
+    img, moved = aug(dot_image(x, y), pts)
+    peak = np.unravel_index(np.argmax(img), img.shape)[::-1]
+    np.testing.assert_allclose(peak, moved[8, 3], atol=1.0)
+    height = np.ptp(moved[..., 1]) / np.ptp(pts[..., 1])
+    width = np.ptp(moved[..., 0]) / np.ptp(pts[..., 0])
+    assert 0.6 - 1e-9 <= height <= 0.8 + 1e-9 and width <= height + 1e-9  # widened, not narrowed
+    assert moved[..., 0].min() >= -0.5 and moved[..., 0].max() <= W - 0.5
+    assert moved[..., 1].min() >= -0.5 and moved[..., 1].max() <= H - 0.5
+
+
+def test_zoom_out_is_off_by_default_and_moves_the_spine_around():
+    pts = spine_px()
+    plain = Augmenter(0, intensity=False, flip_p=0.0, rotation_deg=0, scale=(1, 1), shift=0)
+    _, same = plain(np.zeros((H, W), np.float32), pts)
+    np.testing.assert_allclose(same, pts)
+    tops = {
+        round(float(Augmenter(s, intensity=False, flip_p=0.0, zoom_out=1.0)(
+            np.zeros((H, W), np.float32), pts)[1][0, 0, 1]))
+        for s in range(8)
+    }  # fmt: skip
+    assert len(tops) >= 4  # T1 is not pinned to one height any more

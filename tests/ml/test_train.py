@@ -302,3 +302,9 @@ def test_resume_state_round_trips_through_the_sidecar(tmp_path, sets):
     assert state.epoch == 2 and state.best_epoch == first.best_epoch
     assert [h["epoch"] for h in state.history] == [1, 2]
     assert state.train_config.epochs == 3 and state.out == str(first.checkpoint)
+
+
+@pytest.mark.parametrize("share", [-0.1, 1.5, float("nan")])
+def test_a_zoom_out_share_outside_0_1_is_refused(tmp_path, sets, share):
+    with pytest.raises(TrainError, match="zoom-out"):
+        train(_config(tmp_path, zoom_out=share), *sets)
