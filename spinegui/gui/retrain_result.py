@@ -89,7 +89,12 @@ class RetrainResultBox(QGroupBox):
         n_val = comp.val_images if comp is not None else len(run.plan.val_ids)
         cur_name = cur.get("version") or run.active or "none"
         self.models_label.setText(f"<b>Current:</b> {cur_name} &nbsp; <b>New:</b> {run.version}")
-        self.rows = comparison_rows(cur, new, comp.vertebrae if comp is not None else [])
+        self.rows = comparison_rows(
+            cur,
+            new,
+            comp.vertebrae if comp is not None else [],
+            comp.rows if comp is not None else None,
+        )
         self._fill(self.rows)
         if comp is None:
             intro = (

@@ -4,10 +4,12 @@ No Qt here: the panel's widgets read a ``RetrainRun`` and the comparison
 rows, so what they say is tested without widgets.
 
 ``comparison_rows`` renders the trainer's comparison event generically: every
-number the event carries for both models becomes a row, named from a table
-of known metrics or from its key ("cobb_mae_deg" -> "Cobb MAE (°)"), and a
-list with one value per vertebra becomes one row per vertebra. A metric the
-trainer starts reporting appears in the panel without a change here.
+number the event carries for both models becomes a row, named from the
+event's own row list (label, format, which direction is better; the
+clinician's figures first), else from a table of known metrics or from its
+key ("cobb_mae_deg" -> "Cobb MAE (°)"), and a list with one value per
+vertebra becomes one row per vertebra. A metric the trainer starts reporting
+appears in the panel without a change here.
 """
 
 from __future__ import annotations
@@ -67,7 +69,8 @@ class MetricRow:
     current: float | None
     new: float | None
     fmt: str
-    higher_better: bool
+    higher_better: bool | None
+    """None: a change has no verdict (a bias is best at 0, a slope at 1)."""
 
     def change(self) -> tuple[str, bool | None]:
         """('+1.2 better', True) / ('same', None) / ('', None) when one side is missing."""
@@ -75,11 +78,14 @@ class MetricRow:
         if a is None or b is None:
             return "", None
         diff = b - a
-        digits = int(self.fmt[1]) if self.fmt[1:2].isdigit() else 2
+        digits = int(self.fmt[-2]) if self.fmt[-2:-1].isdigit() else 2
         if abs(diff) < 10**-digits:
             return "same", None
+        fmt = self.fmt.lstrip("+")
+        if self.higher_better is None:
+            return f"{diff:+{fmt}}", None
         better = diff > 0 if self.higher_better else diff < 0
-        return f"{diff:+{self.fmt}} {'better' if better else 'worse'}", better
+        return f"{diff:+{fmt}} {'better' if better else 'worse'}", better
 
 
 KNOWN = {
@@ -93,7 +99,9 @@ KNOWN = {
 PER_VERTEBRA = {
     "per_vertebra_px": ("error (px)", ".1f"),
     "per_vertebra_mm": ("error (mm)", ".2f"),
+    "per_vertebra_tilt_deg": ("tilt error (°)", ".1f"),
 }
+BETTER = {"lower": False, "higher": True}
 SKIPPED = {"version", "path"}
 WORDS = {
     "mae": "MAE",
@@ -125,9 +133,9 @@ def pretty(key: str) -> str:
     return f"{text} ({unit})" if unit else text
 
 
-def _style(key: str) -> tuple[str, str, bool]:
-    if key in KNOWN:
-        return KNOWN[key]
+def _style(key: str, known=KNOWN) -> tuple[str, str, bool | None]:
+    if key in known:
+        return known[key]
     words = set(key.split("_"))
     higher = bool(words & HIGHER_BETTER_WORDS)
     fmt = ".2f" if "mm" in words else ".3f" if higher else ".1f"
@@ -135,11 +143,24 @@ def _style(key: str) -> tuple[str, str, bool]:
 
 
 def comparison_rows(
-    current: dict[str, Any] | None, new: dict[str, Any] | None, vertebrae: list[str]
+    current: dict[str, Any] | None,
+    new: dict[str, Any] | None,
+    vertebrae: list[str],
+    specs: list[dict[str, Any]] | None = None,
 ) -> list[MetricRow]:
-    """Every metric both (or either) model reports, in a stable, readable order."""
+    """Every metric both (or either) model reports, in a stable, readable order.
+
+    ``specs`` is the event's own row list (``ComparisonEvent.rows``): its rows
+    come first, with its labels, formats and better directions.
+    """
     cur, nxt = current or {}, new or {}
-    keys = list(KNOWN) + [k for k in [*nxt, *cur] if k not in KNOWN]
+    known = {
+        s["key"]: (s["label"], s["fmt"], BETTER.get(s.get("better")))
+        for s in specs or []
+        if isinstance(s, dict) and {"key", "label", "fmt"} <= set(s)
+    }
+    known.update({k: v for k, v in KNOWN.items() if k not in known})
+    keys = list(known) + [k for k in [*nxt, *cur] if k not in known]
     keys = list(dict.fromkeys(k for k in keys if k in cur or k in nxt))
     if _has_list(cur, nxt, "per_vertebra_mm") and "per_vertebra_px" in keys:
         keys.remove("per_vertebra_px")  # one unit per vertebra: millimetres when known
@@ -151,7 +172,7 @@ def comparison_rows(
         a, b = cur.get(key), nxt.get(key)
         sample = a if a is not None else b
         if _is_number(sample):
-            label, fmt, higher = _style(key)
+            label, fmt, higher = _style(key, known)
             rows.append(MetricRow(label, _num(a), _num(b), fmt, higher))
         elif isinstance(sample, dict):
             for sub in dict.fromkeys([*(b or {}), *(a or {})]):

@@ -138,8 +138,8 @@ class ComparisonEvent(TrainEvent):
     ``current`` and ``new`` hold ``version``, ``mean_px``, ``median_px``,
     ``per_vertebra_px`` (list, template order), ``smape`` (percent),
     ``pearson_r``, ``mean_mm`` (None without pixel spacing),
-    ``n_smape_images`` and the clinician's figures ``cobb_mae``, ``within5``,
-    ``within10`` (shares 0-1), ``cobb_bias``, ``cobb_slope``, ``tilt_deg`` and
+    ``n_smape_images`` and the clinician's figures ``cobb_mae``, ``within5_pct``,
+    ``within10_pct`` (percent), ``cobb_bias``, ``cobb_slope``, ``tilt_deg`` and
     ``per_vertebra_tilt_deg``; ``current`` is None when the project had no
     active model (or it could not be scored, see ``notes``). ``rows`` lists
     which of those figures a table shows, in order, with label, format and

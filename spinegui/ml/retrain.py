@@ -157,16 +157,16 @@ parse_event = event_from_json
 
 
 COMPARISON_ROWS: list[dict[str, Any]] = [
-    {"key": "cobb_mae", "label": "Main Cobb angle error (deg)", "fmt": ".1f", "better": "lower"},
-    {"key": "within5", "label": "Within 5 deg of the truth (%)", "fmt": ".0f", "better": "higher",
-     "scale": 100},
-    {"key": "within10", "label": "Within 10 deg of the truth (%)", "fmt": ".0f",
-     "better": "higher", "scale": 100},
-    {"key": "cobb_bias", "label": "Angle bias, predicted - true (deg)", "fmt": "+.1f",
+    {"key": "cobb_mae", "label": "Main Cobb angle error (°)", "fmt": ".1f", "better": "lower"},
+    {"key": "within5_pct", "label": "Within 5° of the truth (%)", "fmt": ".0f",
+     "better": "higher"},
+    {"key": "within10_pct", "label": "Within 10° of the truth (%)", "fmt": ".0f",
+     "better": "higher"},
+    {"key": "cobb_bias", "label": "Angle bias, predicted − true (°)", "fmt": "+.1f",
      "better": "zero"},
     {"key": "cobb_slope", "label": "Angle slope, predicted vs true (1 = ideal)", "fmt": ".2f",
      "better": "one"},
-    {"key": "tilt_deg", "label": "Vertebra tilt error (deg)", "fmt": ".1f", "better": "lower"},
+    {"key": "tilt_deg", "label": "Vertebra tilt error (°)", "fmt": ".1f", "better": "lower"},
     {"key": "mean_px", "label": "Mean corner error (px)", "fmt": ".1f", "better": "lower"},
     {"key": "mean_mm", "label": "Mean corner error (mm)", "fmt": ".2f", "better": "lower"},
     {"key": "smape", "label": "Cobb angle SMAPE (%)", "fmt": ".1f", "better": "lower"},
@@ -174,9 +174,9 @@ COMPARISON_ROWS: list[dict[str, Any]] = [
 ]  # fmt: skip
 """The comparison's figures in the order a clinician reads them, with how to show each.
 
-``scale`` multiplies the stored value for display (shares are stored 0-1);
-``better`` is "lower", "higher", "zero" (closest to 0) or "one" (closest to 1).
-A row whose value is None for both models (mm without pixel spacing) is not shown."""
+``better`` is "lower", "higher", "zero" (closest to 0 is best) or "one"; for
+the last two a change is shown without a verdict. A row whose value is None
+for both models (mm without pixel spacing) is not shown."""
 
 
 def _figures_dict(fig, version: str, path: Path) -> dict[str, Any]:
@@ -192,8 +192,8 @@ def _figures_dict(fig, version: str, path: Path) -> dict[str, Any]:
         "per_vertebra_mm": fig.per_vertebra_mm,
         "n_smape_images": fig.n_smape_images,
         "cobb_mae": fig.cobb_mae,
-        "within5": fig.within5,
-        "within10": fig.within10,
+        "within5_pct": None if fig.within5 is None else 100.0 * fig.within5,
+        "within10_pct": None if fig.within10 is None else 100.0 * fig.within10,
         "cobb_bias": fig.cobb_bias,
         "cobb_slope": fig.cobb_slope,
         "tilt_deg": fig.tilt_deg,
@@ -276,9 +276,6 @@ def format_comparison(event: ComparisonEvent) -> str:
         a, b = cur.get(row["key"]), new.get(row["key"])
         if a is None and b is None:
             continue
-        k = row.get("scale", 1)
-        a = None if a is None else a * k
-        b = None if b is None else b * k
         lines.append(f"{row['label']:44}{num(a, row['fmt']):>16}{num(b, row['fmt']):>16}")
     lines.append("Per vertebra, corner error (px):")
     per_c, per_n = cur.get("per_vertebra_px") or [], new.get("per_vertebra_px") or []

@@ -102,10 +102,11 @@ def test_retrain_then_adopt_changes_the_active_model(qtbot, panel, project):
     assert f"Current:</b> {BASE}" in result.models_label.text()
     assert "New:</b> retrain-01" in result.models_label.text()
     rows = result.texts()
-    assert rows[0][0].startswith("Mean corner error")
+    assert rows[0][0].startswith("Main Cobb angle error")  # the clinician's figure leads
     assert rows[0][1] != "-" and rows[0][2] != "-"
-    # mean and median error, SMAPE, r, then every vertebra (no pixel spacing: no mm rows)
-    assert len(rows) == 4 + 18
+    # angle error, within 5 and 10 deg, bias, tilt, mean and median corner error,
+    # SMAPE, r, then every vertebra's corner and tilt error (no pixel spacing: no mm rows)
+    assert len(rows) == 9 + 2 * 18  # one validation image: no slope of angles to fit
     assert "1 validation image" in result.mix_label.text()
     assert len(w.progress_box.curves["total"]["train"].getData()[0]) == 1
     assert not w.retrain_button.isEnabled()  # choose first

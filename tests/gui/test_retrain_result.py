@@ -47,6 +47,22 @@ def test_metrics_nobody_listed_become_rows_with_readable_names():
     assert not any("version" in label.lower() or "n smape" in label.lower() for label in rows)
 
 
+def test_the_events_own_rows_lead_with_their_labels_and_verdicts():
+    specs = [
+        {"key": "cobb_mae", "label": "Main Cobb angle error (°)", "fmt": ".1f", "better": "lower"},
+        {"key": "cobb_bias", "label": "Angle bias (°)", "fmt": "+.1f", "better": "zero"},
+        {"key": "within5_pct", "label": "Within 5° (%)", "fmt": ".0f", "better": "higher"},
+    ]
+    current = figures(10.0, cobb_mae=8.0, cobb_bias=-4.0, within5_pct=40.0)
+    new = figures(9.0, cobb_mae=3.5, cobb_bias=1.0, within5_pct=80.0)
+    rows = comparison_rows(current, new, VERTEBRAE, specs)
+    assert [r.label for r in rows[:3]] == [s["label"] for s in specs]
+    assert rows[0].change() == ("-4.5 better", True)
+    assert rows[1].change() == ("+5.0", None)  # a bias has no better direction
+    assert rows[2].change() == ("+40 better", True)
+    assert rows[3].label == "Mean corner error (px)"  # the known rows follow
+
+
 def test_pretty_names_units_and_abbreviations():
     assert pretty("cobb_mae_deg") == "Cobb MAE (°)"
     assert pretty("within_5_pct") == "Within 5 (%)"

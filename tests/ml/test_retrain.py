@@ -76,11 +76,11 @@ def test_project_run_locks_the_split_and_scores_both_models(project_dir, tmp_pat
     assert len(comp.new["per_vertebra_px"]) == 18
     for fig in (comp.current, comp.new):
         assert fig["mean_px"] > 0 and -1 <= fig["pearson_r"] <= 1
-        assert fig["cobb_mae"] >= 0 and 0 <= fig["within5"] <= fig["within10"] <= 1
+        assert fig["cobb_mae"] >= 0 and 0 <= fig["within5_pct"] <= fig["within10_pct"] <= 100
         assert fig["tilt_deg"] > 0 and len(fig["per_vertebra_tilt_deg"]) == 18
     # the event says which figures to show and how, clinician's first
     keys = [row["key"] for row in comp.rows]
-    assert keys[0] == "cobb_mae" and {"within5", "tilt_deg", "mean_px", "smape"} <= set(keys)
+    assert keys[0] == "cobb_mae" and {"within5_pct", "tilt_deg", "mean_px", "smape"} <= set(keys)
     assert all(row["key"] in comp.new for row in comp.rows)
     assert end.checkpoint.endswith("retrain-02.safetensors")
     assert read_metadata(end.checkpoint)["parent"] == "retrain-01"
@@ -156,12 +156,12 @@ def test_comparison_event_round_trips_through_json():
 def test_terminal_comparison_leads_with_the_angle_and_skips_unknown_mm():
     from spinegui.ml.retrain import format_comparison
 
-    fig = {"version": "v", "cobb_mae": 3.25, "within5": 0.8, "mean_px": 20.0, "mean_mm": None}
+    fig = {"version": "v", "cobb_mae": 3.25, "within5_pct": 80.0, "mean_px": 20.0, "mean_mm": None}
     event = ComparisonEvent(val_images=5, vertebrae=[], current=None, new=fig)
     text = format_comparison(event)
     lines = text.splitlines()
-    assert lines[2].startswith("Main Cobb angle error (deg)") and lines[2].endswith("3.2")
-    assert any(line.startswith("Within 5 deg") and line.endswith("80") for line in lines)
+    assert lines[2].startswith("Main Cobb angle error (°)") and lines[2].endswith("3.2")
+    assert any(line.startswith("Within 5° of") and line.endswith("80") for line in lines)
     assert "(mm)" not in text
 
 
