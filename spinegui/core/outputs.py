@@ -15,6 +15,11 @@ Three rules every command, exporter and dialog follows, and the reasons:
   images a command reads (and the root of an AASCE dataset they come from);
   commands refuse to write there, because a dataset's own ``angles.csv`` or a
   neighbouring X-ray is not something an export should touch.
+
+A written file or folder gets the permissions a plain ``open`` or ``mkdir``
+would have given it (the user's umask; a replaced file keeps its own), not
+the owner-only ones of the temporary name it was built under: a report
+saved to a shared folder must be readable by the colleague it is for.
 """
 
 from __future__ import annotations
@@ -65,6 +70,28 @@ def write_failed(path: Path, exc: OSError) -> OutputError:
     )
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where the system allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read by setting it, then put it back at once
+    os.umask(mask)
+    return mask
+
+
+def plain_mode(path: Path, *, folder: bool = False) -> int:
+    """The mode ``path`` gets: its own when it exists, else what the umask gives a new one."""
+    try:
+        return os.stat(path).st_mode & 0o7777
+    except OSError:
+        return (0o777 if folder else 0o666) & ~_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     """A temporary file name beside ``path`` that becomes ``path`` when the block ends well.
@@ -86,6 +113,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise write_failed(path, exc) from exc
     tmp = Path(name)
     try:
+        os.chmod(tmp, plain_mode(path))  # mkstemp's owner-only mode is for the temp name only
         yield tmp
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
@@ -241,6 +269,8 @@ def staged_folder(
         base = out if exists else out.parent
         base.mkdir(parents=True, exist_ok=True)
         stage = Path(tempfile.mkdtemp(prefix=f".{out.name}.staging-", dir=base))
+        if not exists:  # the staging folder becomes the output folder itself
+            os.chmod(stage, plain_mode(out, folder=True))
     except OSError as exc:
         raise write_failed(out, exc) from exc
     try:

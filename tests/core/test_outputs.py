@@ -130,3 +130,26 @@ def test_atomic_path_for_writers_that_want_a_name(tmp_path, monkeypatch):
         tmp.write_bytes(b"new picture")
     assert target.read_bytes() == b"new picture"
     assert sorted(os.listdir(tmp_path)) == ["view.png"]
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permission bits")
+def test_outputs_get_the_permissions_of_a_plain_write(tmp_path):
+    """Written through a temporary name, a file or folder still gets the umask's permissions.
+
+    mkstemp and mkdtemp make owner-only names: a report or export saved to a
+    shared folder came out unreadable for the colleague it was for.
+    """
+    old = os.umask(0o022)
+    try:
+        new_file = atomic_write(tmp_path / "report.csv", "a,b\n")
+        with staged_folder(tmp_path / "export") as stage:
+            (stage / "labels.csv").write_text("x")
+        kept = tmp_path / "private.csv"
+        kept.write_text("old")
+        kept.chmod(0o640)
+        atomic_write(kept, "new")
+    finally:
+        os.umask(old)
+    assert new_file.stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "export").stat().st_mode & 0o777 == 0o755
+    assert kept.stat().st_mode & 0o777 == 0o640  # a replaced file keeps its own
