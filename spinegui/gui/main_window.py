@@ -83,6 +83,7 @@ class MainWindow(ReviewActionsMixin, FileActionsMixin, QMainWindow):
         self.prediction = PredictionController(self.session, self.inference, self)
         self.toolbar = menus.install_menus(self)
         menus.connect_actions(self)
+        menus.update_undo_actions(self)  # nothing to undo yet: greyed out from the start
         connect_canvas(self.canvas, self.session, on_error=self._edit_failed)
         self.session.subscribe(self._session_changed)
         self._connect()

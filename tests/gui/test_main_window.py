@@ -79,6 +79,9 @@ def test_without_a_project_the_welcome_page_says_what_to_do(window):
     assert window.stack.currentWidget() is window.welcome
     assert "Try the demo" in window.welcome.buttons["demo"].text()
     assert not window.actions_["reviewed_next"].isEnabled()
+    # Nothing to undo before anything was done (the toolbar showed both as clickable).
+    assert not window.actions_["undo"].isEnabled()
+    assert not window.actions_["redo"].isEnabled()
 
 
 def test_selecting_an_image_draws_truth_green_and_prediction_red(qtbot, window, demo_project):
