@@ -35,10 +35,14 @@ class ReviewActionsMixin:
     # ------------------------------------------------------------- undo, redo
 
     def undo(self) -> None:
-        self._run("Could not undo", self.session.undo)
+        text = self.session.history.undo_text()
+        if self._run("Could not undo", self.session.undo):
+            self.statusBar().showMessage(f"Undone: {text} (Ctrl+Shift+Z redoes it).", 5000)
 
     def redo(self) -> None:
-        self._run("Could not redo", self.session.redo)
+        text = self.session.history.redo_text()
+        if self._run("Could not redo", self.session.redo):
+            self.statusBar().showMessage(f"Redone: {text}.", 5000)
 
     # ---------------------------------------------------------------- accept
 

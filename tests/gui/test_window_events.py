@@ -153,6 +153,11 @@ def test_accept_all_says_how_many_vertebrae_it_changed(qtbot, shown):
     assert window.project.ground_truth(second) is not None
     key(qtbot, window, "Ctrl+Z")
     assert window.project.ground_truth(second) is None
+    # The status bar said "Accepted ... for 18 vertebrae" still, after the undo.
+    assert window.statusBar().currentMessage().startswith("Undone: Accept the whole prediction")
+    key(qtbot, window, "Ctrl+Shift+Z")
+    assert window.project.ground_truth(second) is not None
+    assert window.statusBar().currentMessage().startswith("Redone: Accept the whole prediction")
 
 
 def test_one_drag_costs_one_write_one_read_and_one_cobb_computation(qtbot, shown, monkeypatch):
