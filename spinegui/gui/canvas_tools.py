@@ -51,12 +51,17 @@ class CanvasTools:
         )
         return True
 
-    def cancel(self, quiet: bool = False) -> None:
+    def cancel(self, quiet: bool = False, keep_line: bool = False) -> None:
         was = self.kind
         self.kind, self.picked, self._start = None, [], None
-        self.line.hide()
+        if not keep_line:
+            self.line.hide()
         if was is not None and not quiet:
             self.canvas.toolMessage.emit("")
+
+    def hide_line(self) -> None:
+        """Take away a drawn ruler line, kept on screen while its length was asked."""
+        self.line.hide()
 
     # ------------------------------------------------------------------ events
 
@@ -96,7 +101,8 @@ class CanvasTools:
         if self.kind == "ruler" and self._start is not None:
             end = self.canvas.viewport_to_image(event.position())
             (x0, y0), (x1, y1) = self._start, end
-            self.cancel()
+            self._draw(end)
+            self.cancel(keep_line=True)  # the reader sees the line while typing its length
             if all(math.isfinite(v) for v in (x0, y0, x1, y1)):
                 self.canvas.rulerDrawn.emit(x0, y0, x1, y1)
         return True

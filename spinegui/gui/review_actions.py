@@ -7,6 +7,8 @@ The work itself (what changes, what one undo step holds) is the session's.
 
 from __future__ import annotations
 
+import math
+
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
 from spinegui.core.calibration import Calibration
@@ -125,10 +127,19 @@ class ReviewActionsMixin:
             self.canvas.setFocus()
 
     def ruler_drawn(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        """Ask what the drawn line measures; the line stays on the image while asking."""
+        try:
+            self._calibrate_with_line(x0, y0, x1, y1)
+        finally:
+            self.canvas.tools.hide_line()
+
+    def _calibrate_with_line(self, x0: float, y0: float, x1: float, y1: float) -> None:
+        pixels = math.hypot(x1 - x0, y1 - y0)
         length, ok = QInputDialog.getDouble(
             self,
             "Calibrate",
-            "How long is what the line covers, in millimetres?",
+            f"The dashed line is {pixels:.0f} pixels long.\n"
+            "How long is what it covers, in millimetres?",
             100.0,
             0.1,
             5000.0,

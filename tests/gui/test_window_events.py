@@ -271,13 +271,23 @@ def test_a_ruler_drawn_on_the_image_gives_millimetres_and_is_undoable(qtbot, sho
     from PySide6.QtWidgets import QInputDialog, QMessageBox
 
     window, canvas = shown, shown.canvas
-    monkeypatch.setattr(QInputDialog, "getDouble", lambda *a, **k: (100.0, True))
+    asked = []
+
+    def get_double(_parent, _title, label, *_a, **_k):
+        # The line stays on the image while its length is asked (it vanished on release).
+        asked.append((label, canvas.tools.line.isVisible()))
+        return 100.0, True
+
+    monkeypatch.setattr(QInputDialog, "getDouble", get_double)
     monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: QMessageBox.StandardButton.No)
     on_canvas(qtbot, window, Qt.Key.Key_K)
     a = canvas.image_to_viewport(100, 200).toPoint()
     b = canvas.image_to_viewport(100, 700).toPoint()
     drag(canvas, a, b)
     drawn = np.subtract(canvas.viewport_to_image(b), canvas.viewport_to_image(a))
+    [(label, line_shown)] = asked
+    assert line_shown and f"{np.hypot(*drawn):.0f} pixels long" in label
+    assert not canvas.tools.line.isVisible()  # and goes once answered
     calibration = window.project.calibration(window.session.current_id)
     assert calibration is not None
     assert calibration.mm_per_px == pytest.approx(100.0 / np.hypot(*drawn), rel=1e-9)
