@@ -3,8 +3,9 @@
 The rows and their order come from a ``Worklist`` (spinegui.core.review),
 shared with the review session, so next/previous follow exactly what this
 list shows. Clicking a column header sorts by it (again: the other way
-round); long file names are shortened in the middle, where names of one
-series differ least.
+round). Names are the session's ``shown_names`` (the beginning every file
+name shares left out, PACS images by patient) and, still too long, are
+shortened in the middle.
 """
 
 from __future__ import annotations
@@ -70,11 +71,14 @@ class WorklistModel(QAbstractTableModel):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self.rows: list[WorklistEntry] = []
+        self.names: dict[int, str] = {}
         self._icons: dict[str, QIcon] = {}
 
-    def set_rows(self, rows: list[WorklistEntry]) -> None:
+    def set_rows(self, rows: list[WorklistEntry], names: dict[int, str] | None = None) -> None:
+        """Show ``rows``; ``names`` is what each image is called (default: its file name)."""
         self.beginResetModel()
         self.rows = rows
+        self.names = names or {}
         self.endResetModel()
 
     def rowCount(self, parent=QModelIndex()) -> int:  # noqa: B008 (Qt signature)
@@ -98,6 +102,8 @@ class WorklistModel(QAbstractTableModel):
         e = self.rows[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
+            if col == 1:
+                return self.names.get(e.image_id, e.name)
             return self._text(e, col)
         if role == Qt.ItemDataRole.DecorationRole and col == 2:
             if e.status not in self._icons:
@@ -153,12 +159,14 @@ class WorklistModel(QAbstractTableModel):
             else f"largest Cobb angle {e.main_cobb:.1f}° on the "
             + ("ground truth" if e.main_cobb_from == "truth" else "model's prediction")
         )
-        return f"{e.name}\n{STATUS_LABELS.get(e.status, e.status)}, {truth}, {cobb}, {doubt}"
+        who = f"\n{e.patient}" if e.patient else ""
+        return f"{e.name}{who}\n{STATUS_LABELS.get(e.status, e.status)}, {truth}, {cobb}, {doubt}"
 
 
 _HEADER_TIPS = (
     "Image number in the project",
-    "File name of the X-ray",
+    "The X-ray: its file name (without the beginning every name shares), or the patient and "
+    "study date of an image from a PACS. The tooltip has the full name.",
     "Review status: hollow circle not started, half-filled in review (edited), filled with a "
     "tick reviewed (signed off). Click to sort by it.",
     "Whether the image has ground-truth landmarks (green boxes)",
@@ -193,9 +201,11 @@ class WorklistPanel(QWidget):
             "sorts by that column; clicking it again reverses the order."
         )
         self.search = QLineEdit()
-        self.search.setPlaceholderText("Search file names…")
+        self.search.setPlaceholderText("Search names…")
         self.search.setClearButtonEnabled(True)
-        self.search.setToolTip("Type part of a file name to narrow the list (Ctrl+F)")
+        self.search.setToolTip(
+            "Type part of a file name or patient name to narrow the list (Ctrl+F)"
+        )
 
         self.model = WorklistModel(self)
         self.view = QTableView()
@@ -261,10 +271,11 @@ class WorklistPanel(QWidget):
     def refresh(self) -> None:
         """Show the worklist's rows as they are now (after entries or the view changed)."""
         rows = self.worklist.rows()
+        names = self.worklist.shown_names()
         self._quiet = True
         try:
-            if rows != self.model.rows:
-                self.model.set_rows(rows)
+            if rows != self.model.rows or names != self.model.names:
+                self.model.set_rows(rows, names)
             self._highlight()
         finally:
             self._quiet = False

@@ -199,3 +199,30 @@ def test_sorting_by_main_cobb(session):
     assert angles == sorted(angles, reverse=True)
     session.set_view(reverse=True)
     assert [e.main_cobb for e in session.worklist.rows()] == sorted(angles)
+
+
+def test_images_from_a_pacs_are_listed_by_patient_and_study_date(session):
+    """Their file names are SOP instance UIDs ("1.2.826...783.dcm"): nobody's X-ray by name."""
+    from spinegui.core.store.dicom import DicomSource
+
+    first, second, third = session.test_ids
+    for image_id, sop in ((first, "1.2.3.1"), (second, "1.2.3.2")):
+        session.project.set_dicom_source(
+            image_id,
+            DicomSource(
+                "1.2.3",
+                "1.2.3.9",
+                sop,
+                "1.2.840.10008.5.1.4.1.1.1.1",
+                patient_id="P1",
+                patient_name="DOE^JANE",
+                study_date="20240131",
+            ),
+        )
+    session.refresh_entries()
+    names = session.worklist.shown_names()
+    assert names[first] == "DOE, JANE · 2024-01-31 (1)"
+    assert names[second] == "DOE, JANE · 2024-01-31 (2)"
+    assert names[third] == "xray_2.png"
+    session.set_view(text="doe")  # the search finds them by patient too
+    assert session.worklist.visible_ids() == [first, second]

@@ -120,3 +120,34 @@ def test_clicking_the_cobb_header_sorts_by_the_largest_angle_and_again_reverses(
     assert text == "12.0°"
     click_header()
     assert panel.model.data(panel.model.index(0, cobb_column)) == "(40.0°)"  # model's: bracketed
+
+
+def test_names_sharing_a_long_beginning_stay_distinguishable_in_a_narrow_list(qtbot):
+    """Real AASCE names all read "sunhl-1t…B AP.jpg" once shortened to fit the list."""
+    names = [
+        "sunhl-1th-05-Jan-2017-167 B AP.jpg",
+        "sunhl-1th-09-Jan-2017-217 B AP.jpg",
+        "sunhl-1th-10-Jan-2017-238 B AP.jpg",
+    ]
+    panel = WorklistPanel()
+    qtbot.addWidget(panel)
+    panel.resize(300, 400)
+    panel.show()
+    panel.set_entries(
+        [
+            WorklistEntry(i, n, "not_started", False, 9.9, True, 31.2, "prediction")
+            for i, n in enumerate(names, 1)
+        ]
+    )
+    view = panel.view
+    width = view.horizontalHeader().sectionSize(1) - 8  # the cell's margins
+    metrics = view.fontMetrics()
+    seen = [
+        metrics.elidedText(panel.model.data(panel.model.index(r, 1)), view.textElideMode(), width)
+        for r in range(3)
+    ]
+    assert len(set(seen)) == 3, seen
+    tips = [
+        panel.model.data(panel.model.index(r, 1), Qt.ItemDataRole.ToolTipRole) for r in range(3)
+    ]
+    assert [t.splitlines()[0] for t in tips] == names  # the full name is one hover away

@@ -24,15 +24,16 @@ FIELDS = (
 )
 
 
-def _date(value: str) -> str:
-    v = value.strip()
+def dicom_date(value: str) -> str:
+    """'20240131' -> '2024-01-31'; anything else as it is."""
+    v = str(value).strip()
     return f"{v[:4]}-{v[4:6]}-{v[6:8]}" if len(v) == 8 and v.isdigit() else v
 
 
-def _person(value: str) -> str:
-    parts = [p.strip() for p in str(value).split("^")]
-    family, given = [*parts, "", ""][:2]
-    return f"{family}, {given}" if family and given else family or given
+def person_name(value: str) -> str:
+    """'DOE^JANE^MARIE' -> 'DOE, JANE MARIE': a DICOM person name as people write it."""
+    parts = [p.strip() for p in str(value).split("^") if p.strip()]
+    return ", ".join(parts[:2]) + (" " + " ".join(parts[2:]) if len(parts) > 2 else "")
 
 
 def patient_fields(path: str | Path) -> list[tuple[str, str]]:
@@ -56,8 +57,8 @@ def patient_fields(path: str | Path) -> list[tuple[str, str]]:
             continue
         text = str(value)
         if keyword.endswith("Date"):
-            text = _date(text)
+            text = dicom_date(text)
         elif keyword == "PatientName":
-            text = _person(text)
+            text = person_name(text)
         out.append((label, text))
     return out

@@ -136,9 +136,15 @@ class ReviewSession(ReaderChoicesMixin):
     # ------------------------------------------------------------------ worklist
 
     def refresh_entries(self, *, notify: bool = True) -> None:
-        """Re-read the whole image list (one statement): after imports, model changes."""
-        rows = [] if self.project is None else self.project.worklist_rows()
-        self.worklist.set_entries([entry_from_row(r) for r in rows])
+        """Re-read the whole image list: after imports, model changes.
+
+        Two statements: the images with their landmarks, and the DICOM identity
+        of those that came from a PACS (whose patient the list names).
+        """
+        p = self.project
+        rows = [] if p is None else p.worklist_rows()
+        sources = {} if p is None or not rows else p.dicom_sources()
+        self.worklist.set_entries([entry_from_row(r, sources.get(r.record.id)) for r in rows])
         if notify:
             self._emit({ENTRIES})
 

@@ -9,9 +9,11 @@ next/previous follow exactly the order the user sees: the session asks the
 from __future__ import annotations
 
 import math
+from collections import Counter
 from dataclasses import dataclass, replace
 
 from spinegui.core.curves import measure_curves
+from spinegui.core.review.report_fields import dicom_date, person_name
 from spinegui.core.templates import get_template
 
 STATUS_LABELS = {"not_started": "Not started", "in_review": "In review", "reviewed": "Reviewed"}
@@ -46,6 +48,8 @@ class WorklistEntry:
     """The largest Cobb angle: of the truth when there is one, else of the prediction."""
     main_cobb_from: str | None = None
     """"truth" or "prediction": whose landmarks ``main_cobb`` was measured on."""
+    patient: str = ""
+    """'DOE, JANE · 2024-01-31' for an X-ray from a PACS (its file name is a UID); else ""."""
 
 
 def mean_spread(spread) -> float | None:
@@ -55,9 +59,20 @@ def mean_spread(spread) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def entry_from_row(row) -> WorklistEntry:
-    """A row of the list from the store's ``WorklistRow``: one Cobb computation per image."""
-    rec = row.record
+def patient_label(source) -> str:
+    """Whose X-ray and when, from the image's DICOM identity (a ``DicomSource``), or ""."""
+    if source is None:
+        return ""
+    parts = [person_name(source.patient_name or ""), dicom_date(source.study_date or "")]
+    return " · ".join(p for p in parts if p)
+
+
+def entry_from_row(row, source=None) -> WorklistEntry:
+    """A row of the list from the store's ``WorklistRow``: one Cobb computation per image.
+
+    ``source`` is the image's ``DicomSource`` when it came from a PACS.
+    """
+    rec, dicom = row.record, source
     names = get_template(rec.template).vertebrae
     shown, source = (row.truth, "truth") if row.truth is not None else (row.prediction, None)
     if source is None and row.prediction is not None:
@@ -72,6 +87,7 @@ def entry_from_row(row) -> WorklistEntry:
         row.prediction is not None,
         angle,
         source if angle is not None else None,
+        patient_label(dicom),
     )
 
 
@@ -83,7 +99,7 @@ def _sorted(rows: list[WorklistEntry], sort_key: str) -> list[WorklistEntry]:
     if sort_key == "cobb":
         return sorted(rows, key=lambda e: (e.main_cobb is None, -(e.main_cobb or 0.0)))
     if sort_key == "name":
-        return sorted(rows, key=lambda e: e.name.lower())
+        return sorted(rows, key=lambda e: (e.patient or e.name).lower())
     if sort_key == "status":
         order = {s: i for i, s in enumerate(STATUS_LABELS)}
         return sorted(rows, key=lambda e: order.get(e.status, 9))
@@ -100,7 +116,7 @@ def arrange(
     """The rows to show, in the order to show them (``reverse``: the other way round)."""
     needle = text.strip().lower()
     rows = sorted(
-        (e for e in entries if _passes(e, filter_key) and needle in e.name.lower()),
+        (e for e in entries if _passes(e, filter_key) and _matches(e, needle)),
         key=lambda e: e.image_id,
     )
     rows = _sorted(rows, sort_key)  # stable: ties stay in project order
@@ -115,6 +131,51 @@ def arrange(
 
 
 _SORT_VALUES = {"uncertainty": lambda e: e.uncertainty, "cobb": lambda e: e.main_cobb}
+
+
+def _matches(entry: WorklistEntry, needle: str) -> bool:
+    return needle in entry.name.lower() or needle in entry.patient.lower()
+
+
+SHARED_PREFIX_MIN = 8
+"""Shorter beginnings shared by every name are left as they are: hiding them saves little."""
+
+
+def list_names(entries) -> dict[int, str]:
+    """What the list shows for each image: ``{image_id: text}``.
+
+    A PACS image shows its patient and study date (its file name is a UID that
+    tells a reader nothing), numbered when several share them. Other images
+    show their file name without the beginning that every file name shares,
+    cut at a separator: AASCE names all begin "sunhl-1th-", and shortened in
+    the middle to fit a narrow list, that beginning was all that remained.
+    """
+    entries = sorted(entries, key=lambda e: e.image_id)
+    plain = [e.name for e in entries if not e.patient]
+    prefix = _shared_prefix(plain) if len(plain) > 1 else ""
+    repeated = Counter(e.patient for e in entries if e.patient)
+    seen: Counter[str] = Counter()
+    shown: dict[int, str] = {}
+    for e in entries:
+        if e.patient:
+            seen[e.patient] += 1
+            many = repeated[e.patient] > 1
+            shown[e.image_id] = f"{e.patient} ({seen[e.patient]})" if many else e.patient
+        elif prefix and len(e.name) > len(prefix):
+            shown[e.image_id] = "…" + e.name[len(prefix) :]
+        else:
+            shown[e.image_id] = e.name
+    return shown
+
+
+def _shared_prefix(names: list[str]) -> str:
+    """The beginning all ``names`` share, up to and including its last separator."""
+    low, high = min(names), max(names)  # what these two share, all the others share
+    n = next((i for i, (a, b) in enumerate(zip(low, high, strict=False)) if a != b), len(low))
+    common = low[:n]
+    cut = max(common.rfind(sep) for sep in "-_ .")
+    common = common[: cut + 1]
+    return common if len(common) >= SHARED_PREFIX_MIN else ""
 
 
 def _passes(entry: WorklistEntry, filter_key: str) -> bool:
@@ -135,10 +196,11 @@ class Worklist:
         self.sort_key = "order"
         self.reverse = False
         self._rows: list[WorklistEntry] | None = None
+        self._names: dict[int, str] | None = None
 
     def set_entries(self, entries: list[WorklistEntry]) -> None:
         self.entries = {e.image_id: e for e in entries}
-        self._rows = None
+        self._rows = self._names = None
 
     def update(self, image_id: int, **changes) -> WorklistEntry | None:
         entry = self.entries.get(image_id)
@@ -148,6 +210,8 @@ class Worklist:
         if new != entry:
             self.entries[image_id] = new
             self._rows = None
+            if new.name != entry.name or new.patient != entry.patient:
+                self._names = None
         return new
 
     def set_view(self, *, filter_key=None, text=None, sort_key=None, reverse=None) -> None:
@@ -171,6 +235,12 @@ class Worklist:
 
     def visible_ids(self) -> list[int]:
         return [e.image_id for e in self.rows()]
+
+    def shown_names(self) -> dict[int, str]:
+        """What the list shows as each image's name (see ``list_names``), cached."""
+        if self._names is None:
+            self._names = list_names(self.entries.values())
+        return self._names
 
     def neighbour(self, current: int | None, step: int) -> int | None:
         """The image ``step`` rows from ``current`` in the visible order (None: past the end)."""
