@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import QEvent, QTimer, Signal
-from PySide6.QtWidgets import QMainWindow, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QApplication, QMainWindow, QStackedWidget, QVBoxLayout, QWidget
 
 from spinegui.core.errors import SpineguiError
 from spinegui.core.review import Change, ReviewSession
@@ -325,7 +325,9 @@ class MainWindow(ReviewActionsMixin, FileActionsMixin, QMainWindow):
         except SpineguiError as exc:  # a locked or vanished file: try again next time
             self.statusBar().showMessage(f"Could not check the project: {exc.message}", 5000)
             return False
-        if changed:
+        # A dialog of this window (a PACS retrieval or send) writes through a connection
+        # of its own: not "another window". Whatever it wrote is brought in all the same.
+        if changed and QApplication.activeModalWidget() is None:
             self.statusBar().showMessage("Updated with changes from another window.", 5000)
         return changed
 

@@ -32,12 +32,22 @@ def target_project(window) -> Project | None:
     return inbox
 
 
+def bring_in_own_writes(window) -> None:
+    """Show what this window's own PACS thread wrote (through a connection of its own).
+
+    Left to the window's watch for other writers, it was announced as changes
+    "from another window" although none was open.
+    """
+    if not window.session.check_for_changes():
+        window.refresh_worklist()
+
+
 def open_from_pacs(window, **dialog_options) -> OpenFromPacsDialog:
     """Show the PACS search dialog (window-modal, the window keeps painting)."""
     dialog = OpenFromPacsDialog(lambda: target_project(window), parent=window, **dialog_options)
 
     def arrived(image_ids: list[int]) -> None:
-        window.refresh_worklist()
+        bring_in_own_writes(window)
         if image_ids:
             window.show_image(image_ids[0])
         window.statusBar().showMessage(f"{len(image_ids)} image(s) from the PACS.", 8000)
@@ -53,6 +63,6 @@ def send_reports(window, **dialog_options) -> SendReportsDialog | None:
         window.statusBar().showMessage("Open a project with images from a PACS first.", 6000)
         return None
     dialog = SendReportsDialog(window.project, parent=window, **dialog_options)
-    dialog.finished.connect(lambda _: window.refresh_worklist())
+    dialog.finished.connect(lambda _: bring_in_own_writes(window))
     dialog.open()
     return dialog

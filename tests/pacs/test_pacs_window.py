@@ -47,7 +47,11 @@ def test_open_from_pacs_without_a_project_fills_the_inbox_and_shows_the_image(
     (rec,) = window.project.images()
     assert shown.args == [rec.id]
     assert window.project.dicom_source(rec.id).patient_id == patient_id
+    # The dialog's own thread wrote the images: nothing "from another window" to announce.
+    window.check_for_changes()
     dialog.done(0)
+    assert not window.check_for_changes()
+    assert "another window" not in window.statusBar().currentMessage()
 
 
 def test_file_menu_has_the_pacs_commands(qtbot, window, monkeypatch):
