@@ -23,13 +23,14 @@ from PySide6.QtWidgets import (
 )
 
 from spinegui.core.errors import SpineguiError
+from spinegui.core.review.worklist import patient_label
 from spinegui.core.store import Project
 from spinegui.gui.pacs_settings import ask_secret
 from spinegui.gui.pacs_worker import PacsJob, stop_when_window_closes
 from spinegui.pacs.config import ServerConfig, load_config
 from spinegui.pacs.credentials import Credentials
 from spinegui.pacs.errors import LoginRefused
-from spinegui.pacs.outbox import queue_reports, send_queued
+from spinegui.pacs.outbox import KIND_WORDS, queue_reports, send_queued
 
 STATE_WORDS = {
     "queued": "waiting to be sent",
@@ -37,7 +38,6 @@ STATE_WORDS = {
     "found": "on the PACS (pulled)",
     "replaced": "replaced by a newer version before sending",
 }
-KIND_WORDS = {"sr": "measurement report", "capture": "annotated view"}
 
 
 class SendReportsDialog(QDialog):
@@ -90,8 +90,9 @@ class SendReportsDialog(QDialog):
     def refresh(self) -> None:
         reports = self.project.reports()
         images = self.project.images()
-        names = {rec.id: rec.path.name for rec in images}
         sources = self.project.dicom_sources()
+        # Whose X-ray, as the image list says it: the file names are SOP instance UIDs.
+        names = {rec.id: patient_label(sources.get(rec.id)) or rec.path.name for rec in images}
         reviewed = sum(rec.status == "reviewed" and rec.id in sources for rec in images)
         waiting = sum(r.state == "queued" for r in reports)
         self.summary.setText(

@@ -15,6 +15,7 @@ it is marked replaced and never sent at all.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +26,7 @@ from pydicom import dcmread
 from spinegui.core.errors import SpineguiError
 from spinegui.core.imageio import load_image
 from spinegui.core.store import ImageRecord, Project
-from spinegui.core.store.dicom import ReportRecord
+from spinegui.core.store.dicom import REPORT_KINDS, ReportRecord
 from spinegui.core.templates import get_template
 from spinegui.pacs.capture import build_capture, render_annotated
 from spinegui.pacs.client import PacsClient
@@ -34,6 +35,8 @@ from spinegui.pacs.retrieve import write_atomically
 from spinegui.pacs.sr_write import Predecessor, ReportContent, build_report
 
 OUTBOX_DIR = ("dicom", "outbox")
+KIND_WORDS = {"sr": "measurement report", "capture": "annotated view"}
+"""What each kind of DICOM object made for an image is to a reader."""
 CURRENT = ("queued", "sent", "found")
 """Report states that count as the image's latest version."""
 
@@ -45,7 +48,7 @@ class QueueResult:
     skipped: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
-        parts = [f"{len(self.queued)} report(s) queued"]
+        parts = [f"new reports for {len(self.queued)} image(s)"]
         if self.unchanged:
             parts.append(f"{len(self.unchanged)} unchanged since last sent")
         if self.skipped:
@@ -62,10 +65,18 @@ class SendResult:
     """Why sending stopped early (server unreachable, login refused)."""
 
     def summary(self) -> str:
-        parts = [f"{len(self.sent)} report(s) sent"]
+        """'1 measurement report and 1 annotated view sent': what reached the PACS."""
+        kinds = Counter(r.kind for r in self.sent)
+        made = [_count(kinds[k], KIND_WORDS[k]) for k in REPORT_KINDS if kinds[k]]
+        made += [_count(n, k) for k, n in kinds.items() if k not in KIND_WORDS]
+        parts = [(" and ".join(made) or "nothing") + " sent"]
         if self.still_queued:
             parts.append(f"{self.still_queued} still waiting (will be retried)")
         return ", ".join(parts)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def report_content(project: Project, rec: ImageRecord) -> ReportContent:

@@ -52,10 +52,10 @@ def test_search_pull_push_from_the_command_line(configured, patient_id, tmp_path
         project.set_ground_truth(rec.id, dx.landmarks)
         project.set_status(rec.id, "reviewed")
     assert main(["pacs", "push", str(folder)]) == 0
-    assert "1 report(s) sent" in capsys.readouterr().out
+    assert "1 measurement report sent" in capsys.readouterr().out
     assert main(["pacs", "push", str(folder)]) == 0
     out = capsys.readouterr().out
-    assert "0 report(s) queued, 1 unchanged since last sent" in out
+    assert "new reports for 0 image(s), 1 unchanged since last sent" in out
     assert main(["pacs", "status", str(folder)]) == 0
     assert "sr #1  sent  tries 1" in capsys.readouterr().out
 

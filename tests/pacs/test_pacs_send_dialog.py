@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt
 
+from spinegui.core.review.report_fields import person_name
 from spinegui.core.store import Project
 from spinegui.gui.pacs_send import SendReportsDialog
 from spinegui.pacs.client import PacsClient
@@ -34,11 +35,14 @@ def test_send_shows_status_keeps_failures_queued_and_retries(
     assert dialog.send_button.text() == "Retry"
     row = dialog.table.topLevelItem(0)
     assert (row.text(3), row.text(4)) == ("waiting to be sent", "1")
+    # Named by whose X-ray it is (the image's file name is its SOP instance UID).
+    source = project.dicom_source(project.images()[0].id)
+    assert row.text(0).startswith(person_name(source.patient_name) + " · ")
 
     own_orthanc.start()
     qtbot.mouseClick(dialog.send_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: dialog.send_button.isEnabled(), timeout=WAIT_MS)
-    assert "1 report(s) sent" in dialog.message.text()
+    assert "1 measurement report sent" in dialog.message.text()
     assert dialog.table.topLevelItem(0).text(3) == "sent"
     assert len(reports_on_server(own_orthanc, study_uid)) == 1
     dialog.close()

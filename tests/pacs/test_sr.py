@@ -168,3 +168,15 @@ def test_content_hash_ignores_when_but_not_what(dx):
     moved[3, 1] += 0.5
     assert content(dx, moved).content_hash() != a.content_hash()
     assert content(dx, reviewer="Someone^Else").content_hash() != a.content_hash()
+
+
+def test_a_send_says_what_reached_the_pacs_in_words():
+    """It said "1 report(s) queued; 2 report(s) sent" for one image's report and picture."""
+    from types import SimpleNamespace
+
+    from spinegui.pacs.outbox import QueueResult, SendResult
+
+    sent = SendResult(sent=[SimpleNamespace(kind="sr"), SimpleNamespace(kind="capture")])
+    assert sent.summary() == "1 measurement report and 1 annotated view sent"
+    assert SendResult().summary() == "nothing sent"
+    assert QueueResult(queued=[7]).summary() == "new reports for 1 image(s)"
