@@ -50,12 +50,13 @@ def label_text(by_set: dict[str, Curve]) -> str:
     """
     truth, pred = by_set.get("truth"), by_set.get("prediction")
     first = truth or pred
-    mark = " (reader)" if first.chosen_by_reader else ""
+    ends = "reader's ends" if first.chosen_by_reader else ""
     if truth is not None and pred is not None:
+        mark = f" ({ends})" if ends else ""
         return f"{first.name}\n{truth.angle:.1f}°{mark} · model {pred.angle:.1f}°"
     if truth is not None:
-        return f"{first.name}\n{truth.angle:.1f}°{mark}"
-    return f"{first.name}\n{pred.angle:.1f}°{mark} (model)"
+        return f"{first.name}\n{truth.angle:.1f}°" + (f" ({ends})" if ends else "")
+    return f"{first.name}\n{pred.angle:.1f}° (model" + (f", {ends})" if ends else ")")
 
 
 class CobbOverlay(pg.GraphicsObject):

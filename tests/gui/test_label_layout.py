@@ -40,3 +40,15 @@ def test_a_label_moves_off_a_line_and_off_another_label():
 def test_no_free_place_means_no_label():
     placer = LabelPlacer(bounds=(0.0, 0.0, 50.0, 50.0))
     assert placer.place(vertical_candidates(45.0, 25.0, 20.0, 8.0)) is None  # runs off the right
+
+
+def test_a_curve_label_says_in_one_bracket_whose_angle_and_whose_ends():
+    """It read '6.0° (reader) (model)': two brackets, and 'reader' looked like whose angle."""
+    from spinegui.core.curves import Curve
+    from spinegui.gui.cobb_overlay import label_text
+
+    chosen = Curve("MT", "Main thoracic", 6.04, 4, 10, 6, chosen_by_reader=True)
+    assert label_text({"prediction": chosen}) == "Main thoracic\n6.0° (model, reader's ends)"
+    assert label_text({"truth": chosen}) == "Main thoracic\n6.0° (reader's ends)"
+    rules = Curve("MT", "Main thoracic", 6.04, 4, 10, 6)
+    assert label_text({"prediction": rules}) == "Main thoracic\n6.0° (model)"
