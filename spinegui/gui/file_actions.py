@@ -16,7 +16,7 @@ from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QFileDialog, QInputDialog
 
 from spinegui.core.errors import SpineguiError
-from spinegui.core.model_card import register_shipped_model
+from spinegui.core.model_card import newest_shipped_model, register_shipped_model
 from spinegui.core.outputs import check_targets
 from spinegui.core.store import Project
 from spinegui.core.templates import TEMPLATES
@@ -85,12 +85,13 @@ class FileActionsMixin:
             return self.open_project(folder)
         names = list(TEMPLATES)
         default = names.index(importing.INBOX_TEMPLATE)
-        labels = [f"{n}: {TEMPLATES[n].description}" for n in names]
+        labels = [template_choice(n) for n in names]
         choice, ok = QInputDialog.getItem(
             self,
             "New project",
             f"A project will be created inside\n{folder}\nwith every X-ray found there.\n\n"
-            "Which vertebrae are annotated?",
+            "Which vertebrae are to be marked? The model named with each choice places\n"
+            "them; its name says what it learnt from (synthetic or real X-rays).",
             labels,
             default,
             False,
@@ -298,6 +299,18 @@ class FileActionsMixin:
             scale=None if m.spacing is None else m.spacing.describe(),
             patient=patient_fields(rec.path) if self.session.image.format == "dicom" else [],
         )
+
+
+def template_choice(name: str) -> str:
+    """'T1-L5: 17 vertebrae, ... (model: t1l5-aasce-paper-fast)': what a new project gets.
+
+    The two templates' shipped models learnt from different data (synthetic
+    phantoms, real X-rays); without naming them a reader with real X-rays took
+    the first choice and got a model that had never seen one.
+    """
+    card = newest_shipped_model(name)
+    model = f"model: {card['version']}" if card else "no model ships for it yet"
+    return f"{name}: {TEMPLATES[name].description} ({model})"
 
 
 def _describe(curve, names) -> str:

@@ -109,6 +109,34 @@ def test_new_project_from_folder_with_ctrl_n(qtbot, window, tmp_path, monkeypatc
     assert window.session.current_id is not None
 
 
+def test_the_new_project_question_names_the_model_each_template_gets(
+    qtbot, window, tmp_path, monkeypatch
+):
+    """Real X-rays went into C7-L5, the first choice, whose model never saw a real X-ray."""
+    from PySide6.QtWidgets import QFileDialog, QInputDialog
+
+    from spinegui.core.model_card import newest_shipped_model
+
+    folder = tmp_path / "xrays"
+    folder.mkdir()
+    blank_xray(folder / "spine.png", width=60, height=120)
+    offered = []
+
+    def choose(_parent, _title, _label, items, *_a):
+        offered.extend(items)
+        return next(i for i in items if i.startswith("T1-L5")), True
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(folder))
+    monkeypatch.setattr(QInputDialog, "getItem", choose)
+    key(qtbot, window, "Ctrl+N")
+    for template in ("C7-L5", "T1-L5"):
+        card = newest_shipped_model(template)
+        [item] = [i for i in offered if i.startswith(template)]
+        assert f"model: {card['version']}" in item
+    assert window.project.template.name == "T1-L5"
+    assert window.project.active_model().version == newest_shipped_model("T1-L5")["version"]
+
+
 def test_prediction_lines_with_truth_present_and_hidden_truth_takes_its_lines(qtbot, shown):
     """Bug 2: prediction lines never drawn while there was truth; G left the truth's lines."""
     window, canvas = shown, shown.canvas
