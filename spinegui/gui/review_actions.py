@@ -105,14 +105,30 @@ class ReviewActionsMixin:
     def choose_ends(self, upper: int, lower: int) -> None:
         if not self._has_image():
             return
+        before = self._automatic_curves()
         if self._run(
             "Could not measure that curve", lambda: self.session.choose_curve_ends(upper, lower)
         ):
             names = self.session.names
             a, b = sorted((upper, lower))
-            self.statusBar().showMessage(
-                f"Curve {names[a]}–{names[b]} measured between the end vertebrae you chose.", 6000
-            )
+            text = f"Curve {names[a]}–{names[b]} measured between the end vertebrae you chose."
+            # Every automatic curve it overlaps goes: say which, a large one may be among them.
+            gone = [c for c in before if c not in self._automatic_curves()]
+            if gone:
+                text += (
+                    " It replaces the automatic "
+                    + " and ".join(f"{c.ends(names)} ({c.angle:.1f}°)" for c in gone)
+                    + "."
+                )
+            self.statusBar().showMessage(text, 10000)
+
+    def _automatic_curves(self) -> list:
+        """The rules' curves on the landmarks the angles are read from (truth, else model)."""
+        m = self.session.measurement()
+        if m is None:
+            return []
+        curves = m.truth.curves or m.prediction.curves
+        return [c for c in curves if not c.chosen_by_reader]
 
     def clear_ends(self) -> None:
         if self._has_image() and self._run(

@@ -217,10 +217,18 @@ def test_one_drag_costs_one_write_one_read_and_one_cobb_computation(qtbot, shown
 def test_choose_end_vertebrae_by_clicking_them_then_undo(qtbot, shown):
     window, canvas = shown, shown.canvas
     first = window.session.current_id
+    automatic = window.session.measurement().truth.curves
     on_canvas(qtbot, window, Qt.Key.Key_E)
     QTest.mouseClick(canvas.view.viewport(), LEFT, pos=box_point(window, 12))
     QTest.mouseClick(canvas.view.viewport(), LEFT, pos=box_point(window, 4))
     assert window.project.curve_ends(first) == ((4, 12),)
+    # The automatic curves it overlaps vanish with it: the status bar names each one.
+    kept = window.session.measurement().truth.curves
+    gone = [c for c in automatic if c not in kept]
+    assert gone
+    message = window.statusBar().currentMessage()
+    assert "replaces the automatic" in message
+    assert all(c.ends(window.session.names) in message for c in gone)
     rows = window.inspector.cobb_text()
     assert any("chosen by the reader" in r[0] and "T4–T12" in r[1] for r in rows)
     assert any(d[3] == (4, 12) for d in canvas.cobb_overlay.drawn_angles())
