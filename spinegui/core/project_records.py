@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from spinegui.core.errors import ImageLoadError, LandmarkError, TemplateError
 from spinegui.core.formats.records import AnnotatedImage
@@ -16,6 +17,35 @@ from spinegui.core.imageio import file_sha256
 from spinegui.core.landmarks import as_landmarks
 from spinegui.core.store import FileProblem, Project
 from spinegui.core.templates import get_template
+
+
+@dataclass
+class ImagesAdded:
+    """Which X-rays adding files (or retrieving them) added, found already there, or failed.
+
+    One summary for the window's imports and the PACS retrievals, so both say
+    the same things in the same words.
+    """
+
+    added: list[int] = field(default_factory=list)
+    already_there: list[int] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+
+    FAILED: ClassVar[str] = "could not be read"
+    NOTHING: ClassVar[str] = "no images found"
+
+    def summary_parts(self) -> list[str]:
+        parts = []
+        if self.added:
+            parts.append(f"{len(self.added)} image(s) added")
+        if self.already_there:
+            parts.append(f"{len(self.already_there)} already in the project")
+        if self.failed:
+            parts.append(f"{len(self.failed)} {self.FAILED}")
+        return parts
+
+    def summary(self) -> str:
+        return ", ".join(self.summary_parts()) or self.NOTHING
 
 
 @dataclass

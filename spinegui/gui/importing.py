@@ -16,34 +16,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from spinegui.core.errors import SpineguiError
 from spinegui.core.imageio import IMAGE_SUFFIXES, load_image
+from spinegui.core.project_records import ImagesAdded
 from spinegui.core.store import DB_NAME, Project
 
 INBOX_TEMPLATE = "C7-L5"
 """The shipped model is trained on C7-L5 (as in the paper), so the Inbox uses it too."""
 
 
-@dataclass
-class ImportReport:
+class ImportReport(ImagesAdded):
     """What happened to each file, so the window can tell the user in plain words."""
-
-    added: list[int] = field(default_factory=list)
-    already_there: list[int] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-
-    def summary(self) -> str:
-        parts = []
-        if self.added:
-            parts.append(f"{len(self.added)} image(s) added")
-        if self.already_there:
-            parts.append(f"{len(self.already_there)} already in the project")
-        if self.failed:
-            parts.append(f"{len(self.failed)} could not be read")
-        return ", ".join(parts) or "no images found"
 
 
 def inbox_dir() -> Path:

@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 from pydicom import Dataset, dcmread
 
 from spinegui.core.errors import OutputError, SpineguiError
 from spinegui.core.imageio import load_image
 from spinegui.core.outputs import atomic_path
+from spinegui.core.project_records import ImagesAdded
 from spinegui.core.store import Project
 from spinegui.core.store.dicom import DicomSource
 from spinegui.pacs.client import PacsClient
@@ -39,33 +41,27 @@ Progress = Callable[[int, int, str], None]
 
 
 @dataclass
-class RetrieveReport:
+class RetrieveReport(ImagesAdded):
     """What a retrieval did, for a summary a person reads."""
 
-    added: list[int] = field(default_factory=list)
-    already_there: list[int] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
     error: PacsError | None = None
     """Set when the run stopped early (server gone, login refused); what came is kept."""
     cancelled: bool = False
+
+    FAILED: ClassVar[str] = "could not be retrieved"
+    NOTHING: ClassVar[str] = "nothing retrieved"
 
     @property
     def image_ids(self) -> list[int]:
         return self.added + self.already_there
 
-    def summary(self) -> str:
-        parts = []
-        if self.added:
-            parts.append(f"{len(self.added)} image(s) added")
-        if self.already_there:
-            parts.append(f"{len(self.already_there)} already in the project")
-        if self.failed:
-            parts.append(f"{len(self.failed)} could not be retrieved")
+    def summary_parts(self) -> list[str]:
+        parts = super().summary_parts()
         if self.cancelled:
             parts.append("cancelled")
         if self.error is not None:
             parts.append("stopped: " + self.error.message)
-        return ", ".join(parts) or "nothing retrieved"
+        return parts
 
 
 def check_uid(uid: str) -> str:
