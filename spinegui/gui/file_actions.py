@@ -157,16 +157,11 @@ class FileActionsMixin:
         if not paths:
             self.statusBar().showMessage("No X-ray files found there.", 5000)
             return None
-        where = "the project"
-        if self.project is None:
-            try:
-                inbox = importing.open_or_create_inbox(self.inbox)
-                register_shipped_model(inbox)
-            except SpineguiError as exc:
-                show_error(self, "Could not open your Inbox project", exc)
-                return None
-            self.set_project(inbox)
-            where = f"your Inbox project ({inbox.folder})"
+        had_project = self.project is not None
+        project = self.project_or_inbox()
+        if project is None:
+            return None
+        where = "the project" if had_project else f"your Inbox project ({project.folder})"
         with _BusyCursor():
             report = importing.add_image_files(self.project, paths)
         self.refresh_worklist()
@@ -175,6 +170,19 @@ class FileActionsMixin:
         if first is not None:
             self.show_image(first)
         return report
+
+    def project_or_inbox(self) -> Project | None:
+        """The open project, or the Inbox (opened now) when none is: no image lives outside one."""
+        if self.project is not None:
+            return self.project
+        try:
+            inbox = importing.open_or_create_inbox(self.inbox)
+            register_shipped_model(inbox)
+        except SpineguiError as exc:
+            show_error(self, "Could not open your Inbox project", exc)
+            return None
+        self.set_project(inbox)
+        return inbox
 
     def _tell_import(self, report: importing.ImportReport, what: str) -> None:
         self.statusBar().showMessage(f"{what}: {report.summary()}.", 10000)

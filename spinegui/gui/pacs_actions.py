@@ -9,27 +9,8 @@ window's start.
 
 from __future__ import annotations
 
-from spinegui.core.errors import SpineguiError
-from spinegui.core.model_card import register_shipped_model
-from spinegui.core.store import Project
-from spinegui.gui import importing
-from spinegui.gui.dialogs import show_error
 from spinegui.gui.pacs_dialog import OpenFromPacsDialog
 from spinegui.gui.pacs_send import SendReportsDialog
-
-
-def target_project(window) -> Project | None:
-    """The open project, or the Inbox (opened now) when none is: no image lives outside one."""
-    if window.project is not None:
-        return window.project
-    try:
-        inbox = importing.open_or_create_inbox(window.inbox)
-        register_shipped_model(inbox)
-    except SpineguiError as exc:
-        show_error(window, "Could not open your Inbox project", exc)
-        return None
-    window.set_project(inbox)
-    return inbox
 
 
 def bring_in_own_writes(window) -> None:
@@ -44,7 +25,8 @@ def bring_in_own_writes(window) -> None:
 
 def open_from_pacs(window, **dialog_options) -> OpenFromPacsDialog:
     """Show the PACS search dialog (window-modal, the window keeps painting)."""
-    dialog = OpenFromPacsDialog(lambda: target_project(window), parent=window, **dialog_options)
+    # Retrieved images go where loose files go: the open project, else the Inbox.
+    dialog = OpenFromPacsDialog(window.project_or_inbox, parent=window, **dialog_options)
 
     def arrived(image_ids: list[int]) -> None:
         bring_in_own_writes(window)
