@@ -183,14 +183,15 @@ def _query(args):
 
 
 def _search(args, server) -> int:
-    from spinegui.pacs.search import display_date, display_name, list_series, search_studies
+    from spinegui.core.review.report_fields import dicom_date, person_name
+    from spinegui.pacs.search import list_series, search_studies
 
     with _client(args, server) as client:
         studies = search_studies(client, _query(args))
         for s in studies:
             print(
-                f"{display_date(s.study_date):10}  {s.patient_id:14}  "
-                f"{display_name(s.patient_name):24}  {s.accession:12}  "
+                f"{dicom_date(s.study_date):10}  {s.patient_id:14}  "
+                f"{person_name(s.patient_name):24}  {s.accession:12}  "
                 f"{'/'.join(s.modalities):6}  {s.description}  {s.study_uid}"
             )
             if args.series:

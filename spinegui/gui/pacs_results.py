@@ -12,7 +12,8 @@ from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon, QImage, QPixmap
 from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem
 
-from spinegui.pacs.search import SeriesHit, StudyHit, display_date, display_name
+from spinegui.core.review.report_fields import dicom_date, person_name
+from spinegui.pacs.search import SeriesHit, StudyHit
 
 COLUMNS = ("Patient", "Patient ID", "Date", "Accession", "Description", "Images")
 ICON_PX = 64
@@ -45,9 +46,9 @@ class StudyTree(QTreeWidget):
         for study in studies:
             top = QTreeWidgetItem(
                 [
-                    display_name(study.patient_name),
+                    person_name(study.patient_name),
                     study.patient_id,
-                    display_date(study.study_date),
+                    dicom_date(study.study_date),
                     study.accession,
                     study.description,
                     _count(study.instance_count),

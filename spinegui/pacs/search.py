@@ -240,14 +240,3 @@ def _series(study_uid: str, ds: Dataset) -> SeriesHit:
         number=_int(ds, "SeriesNumber"),
         instances=_int(ds, "NumberOfSeriesRelatedInstances"),
     )
-
-
-def display_name(patient_name: str) -> str:
-    """'DOE^JANE' -> 'DOE, JANE' for people."""
-    parts = [p for p in patient_name.split("^") if p]
-    return ", ".join(parts[:2]) + (" " + " ".join(parts[2:]) if len(parts) > 2 else "")
-
-
-def display_date(dicom_date: str) -> str:
-    d = dicom_date.strip()
-    return f"{d[:4]}-{d[4:6]}-{d[6:8]}" if len(d) == 8 and d.isdigit() else d
