@@ -19,12 +19,12 @@ def entries(names, patients=()):
     ]
 
 
-def test_the_beginning_every_name_shares_is_left_out_at_a_separator():
+def test_the_beginning_and_ending_every_name_shares_are_left_out_at_separators():
     shown = list_names(entries(AASCE))
     assert shown == {
-        1: "…05-Jan-2017-167 B AP.jpg",
-        2: "…09-Jan-2017-196 E AP.jpg",
-        3: "…21-Nov-2016-132 C AP.jpg",
+        1: "…05-Jan-2017-167 B…",
+        2: "…09-Jan-2017-196 E…",
+        3: "…21-Nov-2016-132 C…",
     }
 
 

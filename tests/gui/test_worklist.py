@@ -124,18 +124,19 @@ def test_clicking_the_cobb_header_sorts_by_the_largest_angle_and_again_reverses(
 
 def test_names_sharing_a_long_beginning_stay_distinguishable_in_a_narrow_list(qtbot):
     """Real AASCE names all read "sunhl-1t…B AP.jpg" once shortened to fit the list."""
-    names = [
-        "sunhl-1th-05-Jan-2017-167 B AP.jpg",
-        "sunhl-1th-09-Jan-2017-217 B AP.jpg",
+    names = [  # as a scanner names them: the day and the series differ, little else
+        "sunhl-1th-09-Jan-2017-196 E AP.jpg",
+        "sunhl-1th-09-Jan-2017-217 A AP.jpg",
         "sunhl-1th-10-Jan-2017-238 B AP.jpg",
+        "sunhl-1th-21-Nov-2016-132 C AP.jpg",
     ]
     panel = WorklistPanel()
     qtbot.addWidget(panel)
-    panel.resize(300, 400)
+    panel.resize(panel.minimumWidth(), 400)  # as narrow as the window lets it be
     panel.show()
     panel.set_entries(
         [
-            WorklistEntry(i, n, "not_started", False, 9.9, True, 31.2, "prediction")
+            WorklistEntry(i, n, "not_started", False, 46.3, True, 166.5, "prediction")
             for i, n in enumerate(names, 1)
         ]
     )
@@ -144,10 +145,11 @@ def test_names_sharing_a_long_beginning_stay_distinguishable_in_a_narrow_list(qt
     metrics = view.fontMetrics()
     seen = [
         metrics.elidedText(panel.model.data(panel.model.index(r, 1)), view.textElideMode(), width)
-        for r in range(3)
+        for r in range(len(names))
     ]
-    assert len(set(seen)) == 3, seen
+    assert len(set(seen)) == len(names), seen
     tips = [
-        panel.model.data(panel.model.index(r, 1), Qt.ItemDataRole.ToolTipRole) for r in range(3)
+        panel.model.data(panel.model.index(r, 1), Qt.ItemDataRole.ToolTipRole)
+        for r in range(len(names))
     ]
     assert [t.splitlines()[0] for t in tips] == names  # the full name is one hover away

@@ -139,6 +139,9 @@ def _matches(entry: WorklistEntry, needle: str) -> bool:
 
 SHARED_PREFIX_MIN = 8
 """Shorter beginnings shared by every name are left as they are: hiding them saves little."""
+SHARED_SUFFIX_MIN = 6
+"""Shared endings from this long are left out too (" AP.jpg"); a bare ".png" stays."""
+_SEPARATORS = "-_ ."
 
 
 def list_names(entries) -> dict[int, str]:
@@ -146,13 +149,14 @@ def list_names(entries) -> dict[int, str]:
 
     A PACS image shows its patient and study date (its file name is a UID that
     tells a reader nothing), numbered when several share them. Other images
-    show their file name without the beginning that every file name shares,
-    cut at a separator: AASCE names all begin "sunhl-1th-", and shortened in
-    the middle to fit a narrow list, that beginning was all that remained.
+    show their file name without the beginning and the ending that every file
+    name shares, cut at separators and marked "…": AASCE names all begin
+    "sunhl-1th-" and end " AP.jpg", and shortened in the middle to fit a narrow
+    list, those were all that remained of each.
     """
     entries = sorted(entries, key=lambda e: e.image_id)
     plain = [e.name for e in entries if not e.patient]
-    prefix = _shared_prefix(plain) if len(plain) > 1 else ""
+    head, tail = _shared_ends(plain) if len(plain) > 1 else ("", "")
     repeated = Counter(e.patient for e in entries if e.patient)
     seen: Counter[str] = Counter()
     shown: dict[int, str] = {}
@@ -161,21 +165,31 @@ def list_names(entries) -> dict[int, str]:
             seen[e.patient] += 1
             many = repeated[e.patient] > 1
             shown[e.image_id] = f"{e.patient} ({seen[e.patient]})" if many else e.patient
-        elif prefix and len(e.name) > len(prefix):
-            shown[e.image_id] = "…" + e.name[len(prefix) :]
+        elif len(e.name) > len(head) + len(tail):
+            core = e.name[len(head) : len(e.name) - len(tail)]
+            shown[e.image_id] = ("…" if head else "") + core + ("…" if tail else "")
         else:
             shown[e.image_id] = e.name
     return shown
 
 
-def _shared_prefix(names: list[str]) -> str:
-    """The beginning all ``names`` share, up to and including its last separator."""
+def _shared_ends(names: list[str]) -> tuple[str, str]:
+    """(beginning, ending) all ``names`` share, each cut at a separator; "" when short."""
+    head = _common_start(names)
+    head = head[: max(head.rfind(sep) for sep in _SEPARATORS) + 1]
+    tail = _common_start([n[len(head) :][::-1] for n in names])[::-1]
+    cut = [i for i, ch in enumerate(tail) if ch in _SEPARATORS]
+    tail = tail[cut[0] :] if cut else ""
+    return (
+        head if len(head) >= SHARED_PREFIX_MIN else "",
+        tail if len(tail) >= SHARED_SUFFIX_MIN else "",
+    )
+
+
+def _common_start(names: list[str]) -> str:
     low, high = min(names), max(names)  # what these two share, all the others share
     n = next((i for i, (a, b) in enumerate(zip(low, high, strict=False)) if a != b), len(low))
-    common = low[:n]
-    cut = max(common.rfind(sep) for sep in "-_ .")
-    common = common[: cut + 1]
-    return common if len(common) >= SHARED_PREFIX_MIN else ""
+    return low[:n]
 
 
 def _passes(entry: WorklistEntry, filter_key: str) -> bool:
