@@ -12,6 +12,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +49,25 @@ def test_a_corner_edit_from_a_stale_view_is_refused_naming_the_vertebra(alice_an
     assert alice.ground_truth(1)[4, 1].tolist() == [50, 60]
     alice.move_corner(1, 4, 1, (70, 80), expected=(50, 60))  # based on the current state: fine
     assert alice.ground_truth(1)[4, 1].tolist() == [70, 80]
+
+
+@pytest.mark.skipif(not hasattr(time, "tzset"), reason="needs time.tzset to set a time zone")
+def test_the_refusal_says_when_in_the_readers_own_time(alice_and_bob, monkeypatch):
+    """It said 'at 05:37:32 UTC': a reader in Berlin had to add an hour to know which edit."""
+    alice, bob = alice_and_bob
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # UTC+05:30, no summer time
+    time.tzset()
+    try:
+        seen = alice.ground_truth(1)[4, 1].copy()
+        bob.move_corner(1, 4, 1, (50, 60))
+        stamp = bob.history(1)[-1].at
+        with pytest.raises(ProjectConflict) as exc:
+            alice.move_corner(1, 4, 1, (70, 80), expected=seen)
+        local = datetime.fromisoformat(stamp).astimezone().strftime("%H:%M:%S")
+        assert f"at {local}" in exc.value.message and "UTC" not in exc.value.message
+    finally:
+        monkeypatch.undo()
+        time.tzset()
 
 
 def test_vertebra_and_whole_array_edits_check_their_base_too(alice_and_bob):
