@@ -8,6 +8,8 @@ model that is registered (adopted meanwhile in another window, say).
 
 from __future__ import annotations
 
+from PySide6.QtCore import QTimer
+
 from spinegui.core.errors import SpineguiError
 from spinegui.ml.retrain import adopt_candidate, discard_candidate
 
@@ -38,6 +40,7 @@ class RetrainChoiceMixin:
         self._set_message(
             f"{record.version} is now the model in use. Predictions are being refreshed.", "ok"
         )
+        self._reveal_message()
         self._log(f"Adopted {record.version}.")
         self.refresh()
         self.modelAdopted.emit(record.version, str(record.path))
@@ -51,8 +54,14 @@ class RetrainChoiceMixin:
         self._forget_candidate()
         self.result_box.setVisible(False)
         self._set_message(f"Kept the current model; {version} was discarded.", "info")
+        self._reveal_message()
         self._log(f"Discarded {version}.")
         self._update_enabled()
+
+    def _reveal_message(self) -> None:
+        """Scroll the panel to the message once laid out: the choice was made at the bottom,
+        with the plots and the log between it and the words that say what happened."""
+        QTimer.singleShot(0, self, lambda: self.scroll_area.ensureWidgetVisible(self.message_label))
 
     def _forget_candidate(self) -> None:
         cand, self._candidate = self._candidate, None

@@ -80,8 +80,17 @@ def test_panel_without_a_project_explains_itself(panel):
     assert w.start_retrain() is False
 
 
+def _message_on_screen(w) -> bool:
+    """The panel's message lies inside the visible part of its scroll area."""
+    viewport = w.scroll_area.viewport()
+    top = w.message_label.mapTo(viewport, w.message_label.rect().topLeft()).y()
+    return w.message_label.isVisible() and 0 <= top < viewport.height()
+
+
 def test_retrain_then_adopt_changes_the_active_model(qtbot, panel, project):
     w = panel(project)
+    w.resize(380, 480)  # a dock at 1366 x 768: the panel scrolls
+    w.show()
     assert "6</b> reviewed images" in w.data_label.text()
     assert w.settings().start == "active" and not w.settings_box.preset_combo.isEnabled()
     assert w.settings_box.preset_combo.currentData() == "tiny"  # the parent's size
@@ -122,6 +131,8 @@ def test_retrain_then_adopt_changes_the_active_model(qtbot, panel, project):
     assert card["settings"]["alpha"] == 0.01 and card["settings"]["epochs"] == 1
     assert card["comparison"]["current"]["version"] == BASE
     assert w.retrain_button.isEnabled()
+    # The choice is made at the bottom; what happened is said at the top, scrolled to.
+    qtbot.waitUntil(lambda: _message_on_screen(w), timeout=5000)
 
     # A second retrain after more reviews: validation keeps its image and only grows.
     add_phantoms(project, project.folder.parent / "images", 4)
@@ -132,9 +143,13 @@ def test_retrain_then_adopt_changes_the_active_model(qtbot, panel, project):
     assert w.result_box.isVisibleTo(w), w.progress_box.log_view.toPlainText()
     assert "Current:</b> retrain-01" in w.result_box.models_label.text()
     assert val_ids <= {r.id for r in project.images() if r.split == "val"}
+    w.scroll_area.verticalScrollBar().setValue(w.scroll_area.verticalScrollBar().maximum())
+    assert not _message_on_screen(w)
     w.discard()
     assert project.active_model().version == "retrain-01"
     assert "retrain-02.safetensors" not in _model_files(project)
+    assert "Kept the current model" in w.message_label.text()
+    qtbot.waitUntil(lambda: _message_on_screen(w), timeout=5000)
 
 
 def test_cancel_leaves_the_active_model_alone(qtbot, panel, project):
