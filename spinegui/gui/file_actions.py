@@ -19,6 +19,7 @@ from spinegui.core.errors import SpineguiError
 from spinegui.core.model_card import newest_shipped_model, register_shipped_model
 from spinegui.core.outputs import check_targets
 from spinegui.core.store import Project
+from spinegui.core.store.db import local_time
 from spinegui.core.templates import TEMPLATES
 from spinegui.gui import importing
 from spinegui.gui.dialogs import show_error
@@ -301,7 +302,7 @@ class FileActionsMixin:
             else "Only the model's prediction (red boxes) exists: not yet confirmed by a reader.",
             model=None if model is None else model.version,
             reviewer=rec.reviewer,
-            reviewed_at=_local_time(rec.reviewed_at),
+            reviewed_at=local_time(rec.reviewed_at),
             status=STATUS_WORDS.get(rec.status, rec.status),
             project=str(self.project.folder),
             scale=None if m.spacing is None else m.spacing.describe(),
@@ -323,15 +324,3 @@ def template_choice(name: str) -> str:
 
 def _describe(curve, names) -> str:
     return "—" if curve is None else curve.describe(names)
-
-
-def _local_time(stamp: str | None) -> str | None:
-    """'2025-03-01 14:05' in the reader's time zone, from the store's UTC ISO time."""
-    if not stamp:
-        return None
-    from datetime import datetime
-
-    try:
-        return datetime.fromisoformat(stamp).astimezone().strftime("%Y-%m-%d %H:%M")
-    except ValueError:
-        return stamp

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from spinegui.core.errors import SpineguiError
 from spinegui.core.store import ModelRecord, Project
+from spinegui.core.store.db import local_time
 
 __all__ = ["ModelHistoryDialog", "describe_model"]
 
@@ -67,7 +68,7 @@ def describe_model(record: ModelRecord) -> str:
     settings = card.get("settings") or {}
     lines = [
         f"Model {record.version}" + ("  (in use)" if record.active else ""),
-        f"Created: {(card.get('created') or record.created or '-').replace('T', ' ')}",
+        f"Created: {local_time(card.get('created') or record.created) or '-'}",
         f"Started from: {record.parent or 'nothing (trained from scratch or shipped)'}",
         f"File: {record.path}" + ("" if record.path.is_file() else "  (MISSING)"),
         "",
@@ -184,7 +185,7 @@ class ModelHistoryDialog(QDialog):
             values = (
                 rec.version,
                 "in use" if rec.active else "",
-                (card.get("created") or rec.created or "")[:16].replace("T", " "),
+                local_time(card.get("created") or rec.created) or "",
                 rec.parent or "-",
                 str(card.get("train_images", "-")),
                 _fmt(val.get("mean_px"), ".1f"),

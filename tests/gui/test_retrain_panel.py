@@ -9,6 +9,7 @@ which cancels and waits for any trainer still running.
 from __future__ import annotations
 
 import sys
+import time
 
 import pytest
 
@@ -302,3 +303,25 @@ def test_the_last_settings_come_back_with_the_project(qtbot, panel, project):
     assert again.settings_box.batch_spin.value() == 2
     assert again.settings_box.epochs_spin.value() == 1
     assert "custom" in again.settings_box.summary_label.text()
+
+
+@pytest.mark.skipif(not hasattr(time, "tzset"), reason="needs time.tzset to set a time zone")
+def test_model_history_gives_times_on_the_readers_clock(qtbot, project, monkeypatch):
+    """It showed the stored UTC time ('2026-12-01 05:25:33+00:00') as if it were local."""
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # UTC+05:30, no summer time
+    time.tzset()
+    try:
+        project.add_model(
+            "made", project.active_model().path, card={"created": "2025-03-01T08:00:00+00:00"}
+        )
+        dialog = ModelHistoryDialog(project)
+        qtbot.addWidget(dialog)
+        dialog.select_version("made")
+        row = [
+            r for r in range(dialog.table.rowCount()) if dialog.table.item(r, 0).text() == "made"
+        ]
+        assert dialog.table.item(row[0], 2).text() == "2025-03-01 13:30"
+        assert "Created: 2025-03-01 13:30" in describe_model(dialog.selected())
+    finally:
+        monkeypatch.undo()
+        time.tzset()

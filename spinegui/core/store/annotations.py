@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,7 +21,13 @@ import numpy as np
 
 from spinegui.core.errors import LandmarkError, ProjectConflict, StoreError
 from spinegui.core.landmarks import MAX_COORDINATE, as_landmarks
-from spinegui.core.store.db import decoding, unknown_image, unknown_model, utc_now
+from spinegui.core.store.db import (
+    decoding,
+    local_time,
+    unknown_image,
+    unknown_model,
+    utc_now,
+)
 from spinegui.core.store.records import GROUND_TRUTH_KINDS, SOURCES, STATUSES, Edit, Prediction
 from spinegui.core.templates import CORNERS, get_template
 
@@ -364,20 +369,12 @@ def _conflict(conn, image_id, what: str, kinds: tuple[str, ...], vertebra) -> Pr
     row = conn.execute(sql + " ORDER BY id DESC LIMIT 1", params).fetchone()
     name = conn.execute("SELECT abs_path FROM images WHERE id = ?", (int(image_id),)).fetchone()
     image = Path(name[0]).name if name else f"image {image_id}"
-    who = f" by {row[0]} at {_local_clock(row[1])}" if row else ""
+    who = f" by {row[0]} at {local_time(row[1], '%H:%M:%S')}" if row else ""
     return ProjectConflict(
         f"{what[0].upper()}{what[1:]} of {image} changed{who} after your edit began "
         "(another window or program has this project open), so your edit was not saved.",
         "The image now shows the current version; make your change again if it is still needed.",
     )
-
-
-def _local_clock(stamp: str) -> str:
-    """'14:05:09' in the reader's time zone, from a stored UTC time (as the clock shows)."""
-    try:
-        return datetime.fromisoformat(stamp).astimezone().strftime("%H:%M:%S")
-    except (TypeError, ValueError):
-        return f"{str(stamp)[11:19]} UTC"
 
 
 def _image_template(conn: sqlite3.Connection, image_id):

@@ -146,6 +146,23 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
+def local_time(stamp: str | None, fmt: str = "%Y-%m-%d %H:%M") -> str | None:
+    """A stored time as the reader's clock shows it ('2025-03-01 14:05'); None stays None.
+
+    A stamp without a zone is taken as UTC, as stored; one that is no time at
+    all is given back as it is rather than hidden.
+    """
+    if not stamp:
+        return None
+    try:
+        when = datetime.fromisoformat(str(stamp))
+    except ValueError:
+        return str(stamp)
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return when.astimezone().strftime(fmt)
+
+
 def unknown_image(image_id) -> StoreError:
     return StoreError(
         f"There is no image {image_id} in this project.",
