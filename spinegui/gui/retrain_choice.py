@@ -29,6 +29,7 @@ class RetrainChoiceMixin:
                 cand.out,
                 settings=cand.settings.to_json(),
                 comparison=cand.comparison,
+                fingerprint=cand.fingerprint,
             )
         except SpineguiError as exc:
             self._set_message(

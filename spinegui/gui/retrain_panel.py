@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from spinegui.core.errors import SpineguiError
+from spinegui.core.model_card import read_model_card
 from spinegui.core.splits import SplitPlan, apply_plan, project_plan
 from spinegui.core.store import Project
 from spinegui.gui.retrain_choice import RetrainChoiceMixin
@@ -341,6 +342,7 @@ class RetrainPanel(RetrainChoiceMixin, QDockWidget):
             self._update_enabled()
             return
         if outcome == "finished" and run.succeeded and run.out.is_file():
+            run.fingerprint = _fingerprint(run.out)
             self._candidate = run
             self.progress_box.finished(f"Done. {run.end.message}")
             self.progress_box.progress_bar.setValue(1000)
@@ -364,3 +366,11 @@ class RetrainPanel(RetrainChoiceMixin, QDockWidget):
             self._set_message(text, "info" if outcome == "cancelled" else "error")
             self._log(text)
         self._update_enabled()
+
+
+def _fingerprint(checkpoint: Path) -> str | None:
+    """The finished file's card fingerprint (None if unreadable: Adopt then says why)."""
+    try:
+        return read_model_card(checkpoint).get("fingerprint")
+    except SpineguiError:
+        return None

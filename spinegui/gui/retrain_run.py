@@ -39,6 +39,8 @@ class RetrainRun:
     steps_per_epoch: int = 1
     end: Any = None
     comparison: Any = None
+    fingerprint: str | None = None
+    """The finished checkpoint's card fingerprint: Adopt refuses a file replaced since."""
     points: dict[str, dict[str, tuple[list[float], list[float]]]] = field(default_factory=dict)
     """``points[series][loss]`` = (x, y): "step", "train" or "val" curves of each loss."""
 

@@ -153,6 +153,20 @@ def test_retrain_then_adopt_changes_the_active_model(qtbot, panel, project):
     qtbot.waitUntil(lambda: _message_on_screen(w), timeout=5000)
 
 
+def test_adopt_refuses_a_candidate_file_replaced_after_the_run(qtbot, panel, project):
+    """Another program wrote over the finished run's file: it is not adopted under its name."""
+    w = panel(project)
+    assert w.start_retrain() is True
+    _wait_done(qtbot, w)
+    assert w.result_box.isVisibleTo(w), w.progress_box.log_view.toPlainText()
+    out = project.models_dir / "retrain-01.safetensors"
+    out.write_bytes(project.active_model().path.read_bytes())  # another model, same name
+    assert w.adopt() is False
+    assert "no longer the model this run trained" in w.message_label.text()
+    assert project.active_model().version == BASE
+    assert [m.version for m in project.models()] == [BASE]
+
+
 def test_cancel_leaves_the_active_model_alone(qtbot, panel, project):
     w = panel(project)
     w.settings_box.epochs_spin.setValue(500)
