@@ -207,3 +207,106 @@ def test_overwrite_replaces_the_model(tmp_path):
     save_checkpoint(path, trained_like("integral"), {**META, "parent": "m-1"})
     assert read_metadata(path)["arch"] == "integral"
     assert read_metadata(path)["parent"] == "m-1"
+
+
+# --- a card is checked against the weights before anything is built (issue 10, group 5)
+
+
+@pytest.fixture
+def only_meta_builds(monkeypatch):
+    """Fail the test if a network is built for real before the card was checked."""
+    real = ckpt.build_network
+    built = []
+
+    def guarded(arch, template, preset, *a, **k):
+        if torch.get_default_device().type != "meta":
+            built.append(tuple(preset.hw))
+        return real(arch, template, preset, *a, **k)
+
+    monkeypatch.setattr(ckpt, "build_network", guarded)
+    return built
+
+
+@pytest.mark.parametrize(
+    ("arch", "hw"), [("paper", [4096, 2048]), ("paper", [32768, 16384]), ("integral", [16384, 8192])]
+)
+def test_a_card_asking_for_a_huge_network_is_refused_before_building(
+    tmp_path, only_meta_builds, arch, hw
+):
+    src, dst = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    save_checkpoint(src, trained_like(arch), META)
+    _rewrite_meta(src, dst, lambda m: m.update(input_hw=hw))
+    with pytest.raises(FormatError, match="larger than spinegui builds"):
+        load_checkpoint(dst)
+    assert only_meta_builds == []
+
+
+def test_a_card_that_does_not_fit_its_weights_is_refused_before_building(
+    tmp_path, only_meta_builds
+):
+    """A plausible size (512 x 256) that the stored (64 x 32) weights do not fit."""
+    src, dst = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    save_checkpoint(src, trained_like("paper"), META)
+    _rewrite_meta(src, dst, lambda m: m.update(input_hw=[512, 256], preset="medium"))
+    with pytest.raises(FormatError, match="do not fit a paper network for T1-L5 at 512 x 256"):
+        load_checkpoint(dst)
+    assert only_meta_builds == []
+    load_checkpoint(src)  # the genuine file still loads, built once at its own size
+    assert only_meta_builds == [(64, 32)]
+
+
+def test_an_oversized_description_is_refused_unparsed(tmp_path, monkeypatch):
+    path = tmp_path / "big.safetensors"
+    meta = {"format": "spinegui-checkpoint", "format_version": 1, "pad": "x" * (5 * 2**20)}
+    save_file({"w": torch.zeros(1)}, path, metadata={"spinegui": json.dumps(meta)})
+    parsed = []
+    real_loads = json.loads
+    monkeypatch.setattr(json, "loads", lambda *a, **k: parsed.append(1) or real_loads(*a, **k))
+    with pytest.raises(FormatError, match="description; spinegui reads model descriptions"):
+        read_metadata(path)
+    assert parsed == []
+
+
+# --- two-stage files
+
+
+def _refiner(seed=0, **spec):
+    from spinegui.ml.refine_net import RefinerSpec, build_refiner
+
+    torch.manual_seed(seed)
+    net = build_refiner(RefinerSpec(crop_size=32, width=4, **spec))
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(torch.randn_like(p) * 0.01)
+    return net.eval()
+
+
+def test_a_two_stage_file_holds_both_networks(tmp_path):
+    net, refiner = trained_like(), _refiner()
+    path = tmp_path / "two.safetensors"
+    save_checkpoint(path, net, {**META, "refiner": {"metrics": {"cobb_mae": 3.0}}}, refiner=refiner)
+    model, ref, meta = ckpt.load_bundle(path)
+    x, crops = torch.rand(2, 1, 64, 32), torch.rand(3, 1, 32, 32)
+    assert torch.equal(model(x), net(x)) and torch.equal(ref(crops), refiner(crops))
+    assert meta["refiner"]["crop_size"] == 32 and meta["refiner"]["metrics"]["cobb_mae"] == 3.0
+    assert meta["refiner"]["arch"] == "vertebra-crop"
+    alone, _ = load_checkpoint(path)  # the first stage on its own
+    assert torch.equal(alone(x), net(x))
+    assert ckpt.load_bundle(path, with_refiner=False)[1] is None
+
+
+@pytest.mark.parametrize("change", [{"crop_size": 4096}, {"width": 10**6}, {"iterations": 50}])
+def test_a_refiner_card_out_of_range_is_refused_before_building(tmp_path, change):
+    src, dst = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    save_checkpoint(src, trained_like(), META, refiner=_refiner())
+    _rewrite_meta(src, dst, lambda m: m["refiner"].update(change))
+    with pytest.raises(FormatError, match="out of range"):
+        ckpt.load_bundle(dst)
+
+
+def test_refiner_weights_that_do_not_fit_its_card(tmp_path):
+    src, dst = tmp_path / "a.safetensors", tmp_path / "b.safetensors"
+    save_checkpoint(src, trained_like(), META, refiner=_refiner())
+    _rewrite_meta(src, dst, lambda m: m["refiner"].update(width=8))
+    with pytest.raises(FormatError, match="with its refinement stage"):
+        ckpt.load_bundle(dst)
