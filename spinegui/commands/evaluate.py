@@ -57,6 +57,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--all-images", action="store_true", help="projects: include images not yet marked reviewed"
     )
     parser.add_argument("--tta", action="store_true", help="test-time augmentation (mirror)")
+    parser.add_argument(
+        "--stage-one-only",
+        action="store_true",
+        help="a two-stage model's first stage alone (the paper's network), without refinement",
+    )
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
@@ -133,7 +138,9 @@ def run(args: argparse.Namespace) -> int:
         check_file_target(args.plot, overwrite=args.overwrite, protected=protected)
     template = get_template(args.template).name if args.template else None
     model_path = args.model or default_model_path(template or DEFAULT_TEMPLATE)
-    predictor = Predictor.load(model_path, args.device, expected_template=template)
+    predictor = Predictor.load(
+        model_path, args.device, expected_template=template, stage_one_only=args.stage_one_only
+    )
     data = _load(args, predictor)
     if args.limit is not None and len(data) > args.limit:
         data = data.subset(range(args.limit))

@@ -41,6 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="output file (or folder for aasce)")
     parser.add_argument("--format", choices=("jsonl", "csv", "aasce"), default="jsonl")
     parser.add_argument("--tta", action="store_true", help="also run the mirrored image, average")
+    parser.add_argument(
+        "--stage-one-only",
+        action="store_true",
+        help="a two-stage model's first stage alone (the paper's network), without refinement",
+    )
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
     parser.add_argument("--batch-size", type=int, default=4, help="images per forward pass")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -91,7 +96,9 @@ def run(args: argparse.Namespace) -> int:
         )
     template = get_template(args.template).name if args.template else None
     model_path = args.model or default_model_path(template or DEFAULT_TEMPLATE)
-    predictor = Predictor.load(model_path, args.device, expected_template=template)
+    predictor = Predictor.load(
+        model_path, args.device, expected_template=template, stage_one_only=args.stage_one_only
+    )
 
     paths, missing = expand_inputs(args.inputs)
     if args.out is not None:

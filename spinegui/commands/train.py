@@ -100,6 +100,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     run = parser.add_argument_group("run")
     run.add_argument("--template", help="spine template (default: the data's, else T1-L5)")
     run.add_argument(
+        "--stage",
+        choices=("landmarks", "refine"),
+        help="landmarks: the whole-image network (default); refine: the refinement stage "
+        "on top of --base-model, written as one two-stage model file",
+    )
+    run.add_argument(
+        "--base-model",
+        type=Path,
+        metavar="CKPT",
+        help="--stage refine: the model whose first stage the refinement stage builds on",
+    )
+    run.add_argument(
+        "--refiner",
+        metavar="JSON",
+        help="--stage refine: refinement network settings, e.g. '{\"width\": 32}'",
+    )
+    run.add_argument(
+        "--lr-schedule", choices=("constant", "cosine"), help="constant (default) or cosine"
+    )
+    run.add_argument(
+        "--select-by",
+        choices=("loss", "cobb"),
+        help="keep the epoch with the lowest validation loss (landmarks default) or main "
+        "Cobb angle error (refine default)",
+    )
+    run.add_argument(
         "--arch",
         choices=("integral", "paper"),
         help="network: the paper's CNN (default) or the integral head",
@@ -180,7 +206,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 _CONFIG_FLAGS = (
     "template", "arch", "preset", "epochs", "lr", "beta1", "beta2", "batch_size", "alpha",
     "seed", "device", "patience", "num_workers", "amp", "augment", "keep_resume", "zoom_out",
+    "stage", "lr_schedule", "select_by",
 )  # fmt: skip
+
+
+def _json_object(text: str, flag: str) -> dict:
+    import json
+
+    from spinegui.core.errors import SpineguiError
+
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        raise SpineguiError(
+            f"{flag} takes a JSON object, e.g. '{{\"width\": 32}}'; got {text!r}.", ""
+        )
+    return value
 
 
 def _is_main() -> bool:
@@ -214,6 +257,21 @@ def build_config(args):
         for name in ("arch", "preset"):
             if parent.get(name):
                 values[name] = parent[name]
+        if args.stage is None and isinstance(parent.get("refiner"), dict):
+            values["stage"] = "refine"  # a two-stage model is retrained in its refinement stage
+    stage = args.stage or values.get("stage")
+    if stage == "refine" and args.resume is None:
+        from spinegui.ml.train_config import REFINE_DEFAULTS
+
+        values.update(REFINE_DEFAULTS)
+        values["stage"] = "refine"
+        if args.init_from is not None:
+            refiner = read_model_card(args.init_from).get("refiner") or {}
+            values["preset"] = refiner.get("data_preset", values["preset"])
+    if getattr(args, "refiner", None):
+        values["refiner"] = _json_object(args.refiner, "--refiner")
+    if getattr(args, "base_model", None) is not None:
+        values["base_model"] = str(args.base_model)
     for name in _CONFIG_FLAGS:
         value = getattr(args, name, None)
         if value is not None:

@@ -256,9 +256,9 @@ def evaluate(
             f"The data uses template {data.template} but the model predicts {predictor.template}.",
             "Evaluate a model made for this template.",
         )
-    if tuple(data.input_hw) != tuple(predictor.input_hw):
+    if tuple(data.input_hw) != tuple(predictor.data_hw):
         raise DataError(
-            f"The data was cached at {data.input_hw}, the model expects {predictor.input_hw}.",
+            f"The data was cached at {data.input_hw}, the model expects {predictor.data_hw}.",
             "Build the dataset with the model's preset.",
         )
     notes = list(data.notes)

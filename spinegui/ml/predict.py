@@ -6,12 +6,19 @@ them stretched to its preset size, and because it predicts fractions of the
 image width/height (``preprocess``), mapping back needs only the original
 size, never a scale or offset.
 
+A two-stage model (``spinegui.ml.refine_net``) then refines every vertebra
+from crops of the X-ray cached at the refiner's larger size; ``stage_one_only``
+skips that (the paper's network alone). Images are then cached once, at the
+refiner's size, and shrunk from there for the first stage.
+
 Test-time augmentation (``tta=True``) also runs the mirrored image, mirrors
 the answer back (x -> 1 - x in normalised coordinates, which is exact for the
 pixel-centre convention, and left/right corners swapped back) and averages
 the two. The distance between the two estimates, per landmark, is returned
 as ``spread``: a cheap "how sure is the model here" the GUI can draw, since a
 landmark the network really sees moves with the mirror while a guess does not.
+With a refinement stage every crop is mirrored too, and the spread is that
+stage's: the distance between its plain and mirrored answer.
 """
 
 from __future__ import annotations
@@ -116,15 +123,30 @@ class Predictor:
         meta: dict[str, Any],
         device: torch.device | str = "cpu",
         path: Path | None = None,
+        refiner: nn.Module | None = None,
     ) -> None:
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        self.refiner = refiner.to(self.device).eval() if refiner is not None else None
         self.meta = dict(meta)
         self.path = path
         self.template = get_template(meta.get("template") or model.template).name
         self.input_hw = tuple(meta.get("input_hw") or model.input_hw)
         self.preset = meta.get("preset")
         self.n_vertebrae = get_template(self.template).n_vertebrae
+
+    @property
+    def data_hw(self) -> tuple[int, int]:
+        """The size images are cached at for ``predict_resized``: the refiner's, else the input."""
+        if self.refiner is None:
+            return self.input_hw
+        from spinegui.ml.presets import get_preset
+
+        return get_preset(self.refiner.spec.data_preset).hw
+
+    @property
+    def stages(self) -> int:
+        return 1 if self.refiner is None else 2
 
     @classmethod
     def load(
@@ -133,9 +155,10 @@ class Predictor:
         device: str = "auto",
         *,
         expected_template: str | None = None,
+        stage_one_only: bool = False,
     ) -> Predictor:
         """Load a checkpoint once; raises ModelNotFoundError when the file is missing."""
-        from spinegui.ml.checkpoint import load_checkpoint
+        from spinegui.ml.checkpoint import load_bundle
         from spinegui.ml.device import pick_device
 
         p = Path(path)
@@ -145,8 +168,10 @@ class Predictor:
                 "Pass the path of a .safetensors checkpoint written by spinegui train.",
             )
         dev = pick_device(device)
-        model, meta = load_checkpoint(p, expected_template=expected_template, device=str(dev))
-        return cls(model, meta, dev, p)
+        model, refiner, meta = load_bundle(
+            p, expected_template=expected_template, device=str(dev), with_refiner=not stage_one_only
+        )
+        return cls(model, meta, dev, p, refiner)
 
     @property
     def version(self) -> str:
@@ -159,8 +184,13 @@ class Predictor:
     # ------------------------------------------------------------- predictions
 
     def network_preset(self):
+        """The preset evaluation data is cached at (``data_hw``)."""
         from spinegui.ml.presets import Preset
 
+        if self.refiner is not None:
+            from spinegui.ml.presets import get_preset
+
+            return get_preset(self.refiner.spec.data_preset)
         h, w = self.input_hw
         return Preset(str(self.preset or "model"), int(h), int(w))
 
@@ -229,11 +259,19 @@ class Predictor:
         *,
         batch_size: int = 8,
     ) -> list[Prediction]:
-        """Images already at network size, with their original (width, height)."""
+        """Images cached at ``data_hw``, with their original (width, height)."""
         from spinegui.ml.preprocess import denormalize_points
 
-        a, b = self.predict_normalised(net_images, tta, batch_size=batch_size)
-        out = []
+        net_images = np.asarray(net_images, dtype=np.float32)
+        first = net_images
+        if tuple(net_images.shape[1:]) != tuple(self.input_hw):
+            from spinegui.ml.preprocess import to_network_input
+            from spinegui.ml.presets import Preset
+
+            stage_one = Preset("stage-one", *self.input_hw)
+            first = np.stack([to_network_input(img, stage_one) for img in net_images])
+        a, b = self.predict_normalised(first, tta, batch_size=batch_size)
+        landmarks, spreads = [], []
         for i, (w, h) in enumerate(sizes):
             pa = denormalize_points(a[i], w, h)
             spread = None
@@ -241,8 +279,25 @@ class Predictor:
                 pb = denormalize_points(b[i], w, h)
                 spread = np.linalg.norm(pa - pb, axis=-1)
                 pa = (pa + pb) / 2.0
-            out.append(Prediction(pa, spread, self.template, self.version, int(w), int(h)))
-        return out
+            landmarks.append(pa)
+            spreads.append(spread)
+        if self.refiner is not None and len(sizes):
+            from spinegui.ml.refine_net import refine_chain
+
+            scales = [
+                (img.shape[1] / float(w), img.shape[0] / float(h))
+                for img, (w, h) in zip(net_images, sizes, strict=True)
+            ]
+            refined, spread = refine_chain(
+                self.refiner, list(net_images), scales, np.stack(landmarks), tta=tta,
+                device=self.device,
+            )  # fmt: skip
+            landmarks = list(refined)
+            spreads = list(spread) if spread is not None else [None] * len(sizes)
+        return [
+            Prediction(pa, sp, self.template, self.version, int(w), int(h))
+            for pa, sp, (w, h) in zip(landmarks, spreads, sizes, strict=True)
+        ]
 
 
 # -------------------------------------------------------------- shipped models

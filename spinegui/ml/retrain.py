@@ -229,10 +229,10 @@ def compare_on_validation(
         try:
             predictor = Predictor.load(path, device=device, expected_template=val_set.template)
             data = val_set
-            if tuple(predictor.input_hw) != tuple(val_set.input_hw):
+            if tuple(predictor.data_hw) != tuple(val_set.input_hw):
                 if reload is None:
                     raise SpineguiError(
-                        f"Model {version} expects images of {predictor.input_hw}.", ""
+                        f"Model {version} expects images of {predictor.data_hw}.", ""
                     )
                 data = reload(predictor.network_preset()).select_ids(val_set.ids)
             sizes = [(s.width, s.height) for s in data.samples]

@@ -227,6 +227,18 @@ def check_config(cfg: TrainConfig, train_set: LandmarkData) -> None:
     """Refuse configurations no task can run."""
     if cfg.epochs < 1 or cfg.batch_size < 1:
         raise TrainError("Epochs and batch size must be at least 1.", "")
+    from spinegui.ml.train_config import LR_SCHEDULES, SELECT_BY, STAGES
+
+    for name, allowed in (
+        ("stage", STAGES),
+        ("lr_schedule", LR_SCHEDULES),
+        ("select_by", SELECT_BY),
+    ):
+        if getattr(cfg, name) not in allowed:
+            raise TrainError(
+                f"Unknown {name.replace('_', ' ')} {getattr(cfg, name)!r}.",
+                f"Choose one of: {', '.join(allowed)}.",
+            )
     if not 0.0 <= cfg.zoom_out <= 1.0:  # also refuses NaN
         raise TrainError(
             f"--zoom-out is a share of the training images, not {cfg.zoom_out}.",

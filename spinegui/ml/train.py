@@ -117,7 +117,13 @@ def train(
     d.init(device)
     try:
         valid = val_set if val_set is not None and len(val_set) else None
-        job = (task or LandmarkTask)(config, train_set, valid)
+        if task is None:
+            task = LandmarkTask
+            if config.stage == "refine":
+                from spinegui.ml.refine_task import RefineTask
+
+                task = RefineTask
+        job = task(config, train_set, valid)
         trainer = _Trainer(config, job, on_event, should_stop, d, device)
         trainer.extra_meta = dict(extra_meta or {})
         return trainer.run()
@@ -323,6 +329,7 @@ class _Trainer:
         t0 = time.perf_counter()
         last_emit = -math.inf
         for step, batch in enumerate(self.loader, start=1):
+            self._set_lr(epoch, step)
             parts = self.task.loss(self.net, batch, self.device, self._autocast)
             loss = parts.total
             value = float(loss.detach())
@@ -367,6 +374,21 @@ class _Trainer:
         self.images_seen = seen
         means = {k: v / max(seen, 1) for k, v in sums.items()}
         return means, seen / max(elapsed, 1e-9)
+
+    def _set_lr(self, epoch: int, step: int) -> None:
+        """The learning rate of this step: a pure function of (epoch, step), so resume-safe."""
+        cfg = self.cfg
+        if cfg.lr_schedule == "constant":
+            return
+        total = cfg.epochs * self.steps_per_epoch
+        done = (epoch - 1) * self.steps_per_epoch + step - 1
+        warm = max(1, round(0.05 * total))
+        if done < warm:
+            factor = 0.1 + 0.9 * done / warm
+        else:
+            factor = 0.5 * (1.0 + math.cos(math.pi * (done - warm) / max(1, total - warm)))
+        for group in self.optimizer.param_groups:
+            group["lr"] = cfg.lr * factor
 
     def _check_step(self, epoch: int, step: int, value: float) -> None:
         """Stop on request or divergence; every rank agrees first."""

@@ -228,7 +228,8 @@ def only_meta_builds(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("arch", "hw"), [("paper", [4096, 2048]), ("paper", [32768, 16384]), ("integral", [16384, 8192])]
+    ("arch", "hw"),
+    [("paper", [4096, 2048]), ("paper", [32768, 16384]), ("integral", [16384, 8192])],
 )
 def test_a_card_asking_for_a_huge_network_is_refused_before_building(
     tmp_path, only_meta_builds, arch, hw

@@ -272,7 +272,7 @@ def test_the_kept_checkpoint_is_the_epoch_with_the_lowest_cobb_error(tmp_path, s
         return {"total": next(loss), "cobb_mae": next(cobb), "mean_px": 1.0}
 
     monkeypatch.setattr(task_mod, "validate", fake)
-    result = train(_config(tmp_path, epochs=3, patience=None), *sets)
+    result = train(_config(tmp_path, epochs=3, patience=None, select_by="cobb"), *sets)
     assert result.best_epoch == 2 and result.best_val["cobb_mae"] == 4.0
     assert read_metadata(result.checkpoint)["metrics"]["epoch"] == 2
 
