@@ -17,6 +17,12 @@ the vertebra is (measured: the position along the spine was not learnt in
 500 steps with them, and was by step 300 without). Fine-tuning starts at the
 full errors.
 
+With the L5 output (``RefinerSpec.last_head``) each image also gives one
+example a level below L5 (the sacrum, no corners to learn there), and every
+example is labelled by whether the vertebra nearest its (moved) centre is L5,
+so the network learns L5 against L4 above and the sacrum below. Positives are
+one in eighteen, so they weigh 8 in the loss.
+
 Validation runs the whole pipeline: the frozen first stage (its predictions
 on the validation images are computed once) and this refiner with mirror
 TTA, scored in degrees and pixels (``task.clinical_figures``).
@@ -60,8 +66,16 @@ def _item_seed(seed: int, epoch: int, index: int) -> int:
     return int(np.random.SeedSequence([seed & 0xFFFFFFFF, epoch, index, 7]).generate_state(1)[0])
 
 
+LAST_POS_WEIGHT = 8.0
+
+
 class CropDataset:
-    """(crop (1, s, s) float32, corners in the crop frame (8,) float32, index) per vertebra."""
+    """(crop (1, s, s) float32, target (10,) float32, index) per vertebra (+ one below L5).
+
+    The target is the corners in the crop frame (8), the weight of the corner
+    terms (1; 0 below L5, where there is no vertebra of the template) and
+    whether the vertebra nearest the crop's centre is the last one (0/1).
+    """
 
     def __init__(
         self,
@@ -88,8 +102,13 @@ class CropDataset:
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
 
+    @property
+    def slots(self) -> int:
+        """Examples per image: every vertebra, and one below the last with the L5 output."""
+        return self.v + (1 if self.spec.last_head else 0)
+
     def __len__(self) -> int:
-        return len(self.samples) * self.v
+        return len(self.samples) * self.slots
 
     @property
     def error_scale(self) -> float:
@@ -110,7 +129,10 @@ class CropDataset:
         from spinegui.ml.vertebra_crops import ChainFrames
 
         f = self.frames[n]
-        c, u, s = f.centres[i], f.axes[i], f.spacing[i]
+        if i < self.v:
+            c, u, s = f.centres[i], f.axes[i], f.spacing[i]
+        else:  # one level below the last vertebra
+            c, u, s = f.centres[-1] + f.spacing[-1] * f.axes[-1], f.axes[-1], f.spacing[-1]
         if not self.augment:
             return ChainFrames(c[None], u[None], s[None])
         p = PERTURBATION
@@ -132,33 +154,53 @@ class CropDataset:
         from spinegui.ml.augment import Augmenter
         from spinegui.ml.vertebra_crops import cut_crops, mirror_frame_points, to_frame
 
-        n, i = divmod(int(index), self.v)
+        n, i = divmod(int(index), self.slots)
         sample = self.samples[n]
         rng = np.random.default_rng(_item_seed(self.seed, self.epoch, index))
         frame = self.perturbed(n, i, rng)
         image = sample.image
         scale_xy = (image.shape[1] / sample.width, image.shape[0] / sample.height)
         crop = cut_crops(image, frame, scale_xy, self.spec.px_per_level, self.spec.crop_size)[0]
-        target = to_frame(sample.landmarks[i][None], frame)[0]
+        target = to_frame(sample.landmarks[min(i, self.v - 1)][None], frame)[0]
         if self.augment:
             crop = Augmenter(rng).adjust_intensity(crop)
             if rng.random() < 0.5:
                 crop = crop[:, ::-1]
                 target = mirror_frame_points(target)
+        y = np.zeros(10, np.float32)
+        y[:8] = target.reshape(8)
+        y[8] = 1.0 if i < self.v else 0.0
+        y[9] = 1.0 if self._nearest(n, frame.centres[0]) == self.v - 1 else 0.0
         x = torch.from_numpy(np.ascontiguousarray(crop, dtype=np.float32))[None]
-        y = torch.from_numpy(np.asarray(target, dtype=np.float32).reshape(8))
-        return x, y, index
+        return x, torch.from_numpy(y), index
+
+    def _nearest(self, n: int, point: np.ndarray) -> int:
+        """Index of the vertebra whose centre is nearest ``point`` (V: the one below L5)."""
+        f = self.frames[n]
+        below = f.centres[-1] + f.spacing[-1] * f.axes[-1]
+        centres = np.vstack([f.centres, below[None]])
+        return int(np.argmin(np.linalg.norm(centres - point, axis=1)))
 
 
 def refine_loss(pred: torch.Tensor, target: torch.Tensor, shape_weight: float) -> LossParts:
-    """Corner position term + shape term (midline and endplate vectors, i.e. the tilts).
+    """Corner position term + shape term (midline and endplate vectors, i.e. the tilts)
+    + the L5 term (weighted binary cross-entropy), when the network has that output.
 
     Reported as ``LossParts(total, mse=position, bpd=shape)`` so the retrain
-    monitor's "position" and "shape" curves show the two terms.
+    monitor's "position" and "shape" curves show the two terms; the L5 term is
+    in the total only. Examples with corner weight 0 (below L5) add no corner terms.
     """
-    p = pred.float().view(-1, 4, 2)
-    t = target.float().view(-1, 4, 2)
-    position = F.smooth_l1_loss(p, t, beta=SMOOTH_L1_BETA)
+    pred, target = pred.float(), target.float()
+    weight = target[:, 8:9]
+    n = weight.sum().clamp(min=1.0)
+    p = pred[:, :8].reshape(-1, 4, 2)
+    t = target[:, :8].reshape(-1, 4, 2)
+
+    def masked(a, b):
+        per = F.smooth_l1_loss(a, b, beta=SMOOTH_L1_BETA, reduction="none")
+        return (per.reshape(len(per), -1).mean(dim=1, keepdim=True) * weight).sum() / n
+
+    position = masked(p, t)
 
     def midline(q):  # right-edge midpoint minus left-edge midpoint
         return (q[:, 1] + q[:, 3] - q[:, 0] - q[:, 2]) / 2.0
@@ -166,9 +208,16 @@ def refine_loss(pred: torch.Tensor, target: torch.Tensor, shape_weight: float) -
     def endplates(q):
         return torch.cat([q[:, 1] - q[:, 0], q[:, 3] - q[:, 2]], dim=1)
 
-    shape = F.smooth_l1_loss(midline(p), midline(t), beta=SMOOTH_L1_BETA)
-    shape = shape + 0.5 * F.smooth_l1_loss(endplates(p), endplates(t), beta=SMOOTH_L1_BETA)
-    return LossParts(position + shape_weight * shape, position, shape)
+    shape = masked(midline(p), midline(t)) + 0.5 * masked(endplates(p), endplates(t))
+    total = position + shape_weight * shape
+    if pred.shape[1] > 8:
+        last = F.binary_cross_entropy_with_logits(
+            pred[:, 8],
+            target[:, 9],
+            pos_weight=torch.tensor(LAST_POS_WEIGHT, device=pred.device),
+        )
+        total = total + 0.1 * last
+    return LossParts(total, position, shape)
 
 
 def _version_of(meta: dict[str, Any], path) -> str:

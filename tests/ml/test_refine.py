@@ -92,12 +92,49 @@ def test_training_crops_show_their_target_corners_after_moves_and_mirroring():
             data.input_hw = (cache_h, cache_w)
             ds = CropDataset(data, spec, seed=corner, augment=True, epochs=1, curriculum=False)
             crop, target, _ = ds[index]
-            px = target.numpy().reshape(4, 2) * spec.px_per_level + (spec.crop_size - 1) / 2
+            px = target.numpy()[:8].reshape(4, 2) * spec.px_per_level + (spec.crop_size - 1) / 2
             peak = np.unravel_index(np.argmax(crop[0].numpy()), crop.shape[1:])[::-1]
             # a mirrored example names the dot's corner by its mirror image
             nearest = int(np.argmin(np.linalg.norm(px - np.array(peak), axis=1)))
             assert nearest in (corner, [1, 0, 3, 2][corner])
             assert np.linalg.norm(px[nearest] - np.array(peak)) < 1.5, (corner, index)
+
+
+def test_each_image_also_gives_an_example_below_l5_and_l5_is_labelled():
+    data = synthetic_dataset("T1-L5", 2, seed=0, preset="medium", size=(256, 128))
+    ds = CropDataset(data, RefinerSpec(), augment=False)
+    assert len(ds) == 2 * 18
+    targets = np.stack([ds[k][1].numpy() for k in range(18)])
+    assert (targets[:17, 8] == 1).all() and targets[17, 8] == 0  # no corners below L5
+    assert targets[:, 9].tolist() == [0.0] * 16 + [1.0, 0.0]  # only L5 is L5
+    no_head = CropDataset(data, RefinerSpec(last_head=False), augment=False)
+    assert len(no_head) == 2 * 17
+
+
+def test_a_chain_a_level_too_high_moves_down_when_the_box_below_is_l5():
+    """_fix_level with a stand-in network: drop the top box, add the one found below."""
+    from spinegui.ml.refine_net import _fix_level
+
+    pts = spine_px()[None]
+    box = np.array([[-0.7, -0.3], [0.7, -0.3], [-0.7, 0.3], [0.7, 0.3]])
+
+    def corners_at(frame_sets):
+        n = sum(len(f) for f in frame_sets)
+        logits = np.tile([-3.0, -1.0, 2.0], n // 3 + 1)[:n]  # the probe below the chain is L5
+        return np.repeat(box[None], n, 0), logits, None
+
+    out, _ = _fix_level(pts, None, corners_at, tta=False)
+    np.testing.assert_allclose(out[0, :16], pts[0, 1:])
+    f = chain_frames(pts[0])
+    below = f.centres[-1] + f.spacing[-1] * f.axes[-1]
+    np.testing.assert_allclose(out[0, 16].mean(axis=0), below, atol=1e-6)
+
+    def unsure(frame_sets):  # the chain's own last box is L5: nothing moves
+        n = sum(len(f) for f in frame_sets)
+        return np.repeat(box[None], n, 0), np.tile([-1.0, 2.0, -1.0], n // 3 + 1)[:n], None
+
+    same, _ = _fix_level(pts, None, unsure, tta=False)
+    np.testing.assert_array_equal(same, pts)
 
 
 def test_the_curriculum_grows_errors_and_the_shape_term():
@@ -117,7 +154,7 @@ def test_the_curriculum_grows_errors_and_the_shape_term():
 def test_refining_moves_each_vertebra_by_what_the_network_predicts():
     """A network that always answers "the mean box, 0.2 of a level lower" moves every
     vertebra down its own axis by 0.2 of its spacing, once per iteration."""
-    spec = RefinerSpec(crop_size=32, width=4, iterations=2)
+    spec = RefinerSpec(crop_size=32, width=4, iterations=2, last_head=False)
     net = build_refiner(spec)
     box = np.array([[-0.7, -0.3], [0.7, -0.3], [-0.7, 0.3], [0.7, 0.3]])
     with torch.no_grad():
