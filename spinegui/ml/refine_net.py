@@ -189,17 +189,6 @@ def _forward(net: nn.Module, crops: np.ndarray, device, tta: bool):
     return corners, logits, mirrored
 
 
-def _end_frames(frames, below: bool, steps: int):
-    """Frames ``steps`` levels beyond the chain's last (or first) vertebra, extrapolated."""
-    from spinegui.ml.vertebra_crops import ChainFrames
-
-    i = -1 if below else 0
-    sign = 1.0 if below else -1.0
-    c, u, s = frames.centres[i], frames.axes[i], frames.spacing[i]
-    centres = np.stack([c + sign * k * s * u for k in range(1, steps + 1)])
-    return ChainFrames(centres, np.repeat(u[None], steps, 0), np.repeat(s, steps))
-
-
 def refine_chain(
     net: nn.Module,
     images: list[np.ndarray],
@@ -216,107 +205,104 @@ def refine_chain(
     ``images`` are the X-rays cached at the refiner's data preset, with
     ``scale_xys`` (cached / original size per axis). With ``tta`` every crop
     is also run mirrored; the two answers are averaged and their distance
-    (original pixels, (N, V, 4), last iteration) is returned as ``spread``.
-    All crops of all images go through the network together, per iteration.
-    ``fix_level`` (with a ``last_head`` network) moves a chain that is a whole
-    level off by one level (see the module docstring).
+    (original pixels, (N, V, 4), from the last pass) is returned as ``spread``.
+    All crops of all images go through the network together, per pass.
+    ``fix_level`` (with a ``last_head`` network) repairs the chain and sets
+    its level at the sacrum (see the module docstring and ``chain``).
     """
-    from spinegui.ml.vertebra_crops import chain_frames, cut_crops, from_frame
-
     spec = net.spec
     n_iter = spec.iterations if iterations is None else int(iterations)
-    current = np.asarray(landmarks, dtype=np.float64).copy()
-    spread = None
+    chains = list(np.asarray(landmarks, dtype=np.float64))
+    v = chains[0].shape[0] if chains else 0
+    spreads: list[np.ndarray | None] = [None] * len(chains)
     net.eval()
-    n_img, v = current.shape[:2]
 
-    def corners_at(frame_sets):
-        crops = np.concatenate(
-            [
-                cut_crops(img, f, sxy, spec.px_per_level, spec.crop_size)
-                for img, f, sxy in zip(images, frame_sets, scale_xys, strict=True)
-            ]
-        )
-        return _forward(net, crops, device, tta)
+    def run_pass(todo: list[bool]):
+        """One refinement pass over the chains marked in ``todo``; returns the L5 logits."""
+        from spinegui.ml.vertebra_crops import chain_frames, cut_crops, from_frame
+
+        frames = [chain_frames(c) if t else None for c, t in zip(chains, todo, strict=True)]
+        crops = [
+            cut_crops(img, f, sxy, spec.px_per_level, spec.crop_size)
+            for img, f, sxy in zip(images, frames, scale_xys, strict=True)
+            if f is not None
+        ]
+        if not crops:
+            return [None] * len(chains)
+        pred, logits, mirrored = _forward(net, np.concatenate(crops), device, tta)
+        out_logits: list[np.ndarray | None] = [None] * len(chains)
+        start = 0
+        for i, f in enumerate(frames):
+            if f is None:
+                continue
+            stop = start + len(f)
+            p = pred[start:stop]
+            if mirrored is not None:
+                m = mirrored[start:stop]
+                spreads[i] = np.linalg.norm(from_frame(p, f) - from_frame(m, f), axis=-1)
+                p = (p + m) / 2.0
+            chains[i] = from_frame(p, f)
+            if logits is not None:
+                out_logits[i] = logits[start:stop]
+            start = stop
+        return out_logits
 
     for _ in range(n_iter):
-        frames = [chain_frames(lm) for lm in current]
-        pred, _, mirrored = corners_at(frames)
-        if mirrored is not None:
-            pred_a, pred = pred, (pred + mirrored) / 2.0
-        pred = pred.reshape(n_img, v, 4, 2)
-        current = np.stack([from_frame(p, f) for p, f in zip(pred, frames, strict=True)])
-        if mirrored is not None:
-            a = pred_a.reshape(n_img, v, 4, 2)
-            b = mirrored.reshape(n_img, v, 4, 2)
-            spread = np.stack(
-                [
-                    np.linalg.norm(from_frame(x, f) - from_frame(y, f), axis=-1)
-                    for x, y, f in zip(a, b, frames, strict=True)
-                ]
-            )
-    if fix_level and spec.last_head and n_iter > 0:
-        current, spread = _fix_level(current, spread, corners_at, tta)
-    return current, spread
+        run_pass([True] * len(chains))
+    if fix_level and spec.last_head and n_iter > 0 and v >= 3:
+        _assemble(chains, spreads, v, run_pass)
+    spread = None if any(x is None for x in spreads) else np.stack(spreads)
+    return np.stack(chains), spread
 
 
-def _frames_of(parts):
-    """One ChainFrames from several (centres, axes and spacing stacked)."""
-    from spinegui.ml.vertebra_crops import ChainFrames
+def _extend(chain: np.ndarray, below: bool, count: int) -> np.ndarray:
+    """``count`` boxes beyond one end, one local spacing apart, shaped like the end box."""
+    from spinegui.ml.vertebra_crops import chain_frames
 
-    return ChainFrames(
-        np.concatenate([p.centres for p in parts]),
-        np.concatenate([p.axes for p in parts]),
-        np.concatenate([p.spacing for p in parts]),
+    f = chain_frames(chain)
+    i = -1 if below else 0
+    step = (1.0 if below else -1.0) * f.spacing[i] * f.axes[i]
+    extra = [chain[i] + step * (k + 1) for k in range(count)]
+    return (
+        np.concatenate([chain, np.stack(extra)])
+        if below
+        else np.concatenate([np.stack(extra[::-1]), chain])
     )
 
 
-def _fix_level(current, spread, corners_at, tta: bool):
-    """Move each chain by one level when the box above its last, or one below, is L5."""
-    from spinegui.ml.vertebra_crops import ChainFrames, chain_frames, from_frame
+def _assemble(chains: list, spreads: list, v: int, run_pass) -> None:
+    """Repair each chain, find L5 at the sacrum, keep the V boxes ending there (in place).
 
-    n_img, v = current.shape[:2]
-    frames = [chain_frames(lm) for lm in current]
+    A chain that changes is placed again by two refinement passes; the L5
+    output is read on the chain's last three boxes and one extrapolated below.
+    """
+    from spinegui.ml.chain import repair
 
-    def box(f, i):
-        return ChainFrames(f.centres[[i]], f.axes[[i]], f.spacing[[i]])
-
-    # per image: box V-2, box V-1, and one level below the chain: which is L5?
-    probe = [_frames_of([box(f, v - 2), box(f, v - 1), _end_frames(f, True, 1)]) for f in frames]
-    _, logits, _ = corners_at(probe)
-    shifts = np.argmax(logits.reshape(n_img, 3), axis=1) - 1  # -1: chain a level low
-    if not shifts.any():
-        return current, spread
-    # The missing end box: below the chain (it sat a level high) or above it (a level
-    # low); extrapolated, then placed by two refinement passes. Only moved chains are cut.
-    moved = [int(i) for i in np.flatnonzero(shifts)]
-    empty = ChainFrames(np.zeros((0, 2)), np.zeros((0, 2)), np.zeros(0))
-    new = {i: _end_frames(frames[i], shifts[i] > 0, 1) for i in moved}
-    for _ in range(2):
-        pred, _, mirrored = corners_at([new.get(i, empty) for i in range(n_img)])
-        placed = pred if mirrored is None else (pred + mirrored) / 2.0
-        corners = {i: from_frame(p[None], new[i])[0] for i, p in zip(moved, placed, strict=True)}
-        new = {i: ChainFrames(corners[i].mean(axis=0)[None], new[i].axes, new[i].spacing)
-               for i in moved}  # fmt: skip
-    extra_spread = {}
-    if mirrored is not None:
-        extra_spread = {
-            i: np.linalg.norm(
-                from_frame(a[None], new[i])[0] - from_frame(b[None], new[i])[0], axis=-1
-            )
-            for i, a, b in zip(moved, pred, mirrored, strict=True)
-        }
-    out = current.copy()
-    out_spread = None if spread is None else spread.copy()
-    for i, k in enumerate(shifts):
-        if k == 0:
-            continue
-        if k > 0:  # the chain sat a level too high: drop its top box, add the one below
-            out[i] = np.concatenate([current[i, 1:], corners[i][None]])
-        else:  # a level too low: the box above its last is L5; add the one above its top
-            out[i] = np.concatenate([corners[i][None], current[i, :-1]])
-        if out_spread is not None and extra_spread:
-            kept = spread[i, 1:] if k > 0 else spread[i, :-1]
-            parts = [kept, extra_spread[i][None]] if k > 0 else [extra_spread[i][None], kept]
-            out_spread[i] = np.concatenate(parts)
-    return out, out_spread
+    changed = []
+    for i, c in enumerate(chains):
+        fixed, new = repair(c)
+        changed.append(len(fixed) != len(c) or bool(new.any()))
+        chains[i] = fixed
+    if any(changed):
+        for _ in range(2):
+            run_pass(changed)
+    # L5 among the last three boxes and one extrapolated below (their logits only)
+    sizes = [min(4, len(c) + 1) for c in chains]
+    saved, saved_spreads = list(chains), list(spreads)
+    chains[:] = [_extend(c, True, 1)[-k:] for c, k in zip(saved, sizes, strict=True)]
+    logits = run_pass([True] * len(chains))
+    chains[:], spreads[:] = saved, saved_spreads
+    placed = [False] * len(chains)
+    for i, c in enumerate(saved):
+        last = len(c) + 1 - sizes[i] + int(np.argmax(logits[i]))  # len(c): the box below
+        if last >= len(c):
+            c = _extend(c, True, last - len(c) + 1)
+        first = last - v + 1
+        if first < 0:
+            c = _extend(c, False, -first)
+            last, first = last - first, 0
+        chains[i] = c[first : last + 1]
+        placed[i] = changed[i] or first != 0 or len(c) != len(saved[i]) or last != len(c) - 1
+    if any(placed):
+        for _ in range(2):
+            run_pass(placed)

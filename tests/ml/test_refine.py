@@ -111,30 +111,56 @@ def test_each_image_also_gives_an_example_below_l5_and_l5_is_labelled():
     assert len(no_head) == 2 * 17
 
 
-def test_a_chain_a_level_too_high_moves_down_when_the_box_below_is_l5():
-    """_fix_level with a stand-in network: drop the top box, add the one found below."""
-    from spinegui.ml.refine_net import _fix_level
+def test_repair_merges_two_boxes_on_one_vertebra_and_fills_a_skipped_one():
+    from spinegui.ml.chain import repair
 
-    pts = spine_px()[None]
-    box = np.array([[-0.7, -0.3], [0.7, -0.3], [-0.7, 0.3], [0.7, 0.3]])
+    true = spine_px()
+    # vertebra 4 has two boxes (one a pixel off) and 5 none; vertebra 10 has none either
+    broken = np.concatenate([true[:5], true[4:5] + 1.0, true[6:10], true[11:]])
+    fixed, new = repair(broken)
+    assert len(broken) == 16 and len(fixed) == 17
+    assert np.flatnonzero(new).tolist() == [5, 10]
+    np.testing.assert_allclose(fixed[4], true[4] + 0.5)  # the two merged
+    np.testing.assert_allclose(fixed[10], (true[9] + true[11]) / 2)  # interpolated
+    np.testing.assert_allclose(fixed.mean(axis=1), true.mean(axis=1), atol=2.0)
+    same, none = repair(true)
+    np.testing.assert_array_equal(same, true)
+    assert not none.any()
 
-    def corners_at(frame_sets):
-        n = sum(len(f) for f in frame_sets)
-        logits = np.tile([-3.0, -1.0, 2.0], n // 3 + 1)[:n]  # the probe below the chain is L5
-        return np.repeat(box[None], n, 0), logits, None
 
-    out, _ = _fix_level(pts, None, corners_at, tta=False)
-    np.testing.assert_allclose(out[0, :16], pts[0, 1:])
-    f = chain_frames(pts[0])
-    below = f.centres[-1] + f.spacing[-1] * f.axes[-1]
-    np.testing.assert_allclose(out[0, 16].mean(axis=0), below, atol=1e-6)
+class _BlobNet(torch.nn.Module):
+    """Stand-in refiner: the mean box wherever the crop is; "L5" where the crop centre is bright."""
 
-    def unsure(frame_sets):  # the chain's own last box is L5: nothing moves
-        n = sum(len(f) for f in frame_sets)
-        return np.repeat(box[None], n, 0), np.tile([-1.0, 2.0, -1.0], n // 3 + 1)[:n], None
+    def __init__(self):
+        super().__init__()
+        self.spec = RefinerSpec(crop_size=32, px_per_level=12.0, iterations=1, last_head=True)
 
-    same, _ = _fix_level(pts, None, unsure, tta=False)
-    np.testing.assert_array_equal(same, pts)
+    def forward(self, x):
+        from spinegui.ml.refine_net import MEAN_BOX
+
+        box = torch.tensor(MEAN_BOX, dtype=torch.float32).reshape(1, 8).expand(len(x), 8)
+        centre = x[:, 0, 13:19, 13:19].mean(dim=(1, 2))  # crops are raw intensities here
+        return torch.cat([box, (20 * centre - 5)[:, None]], dim=1)
+
+
+@pytest.mark.parametrize("shift", [-1, 1])
+def test_a_chain_a_level_off_is_moved_to_end_at_l5(shift):
+    """The chain's last box sits on L4 (shift -1) or one below L5 (+1): it ends at L5 after."""
+    true = spine_px()
+    cache_h, cache_w = 512, 256
+    fx, fy = cache_w / W, cache_h / H
+    image = np.zeros((cache_h, cache_w), np.float32)
+    cx, cy = true[-1].mean(axis=0)
+    image[int(fy * cy) - 3 : int(fy * cy) + 4, int(fx * cx) - 3 : int(fx * cx) + 4] = 1.0
+    f = chain_frames(true)
+    if shift < 0:  # every box one level up
+        moved = np.concatenate([true[:1] - f.spacing[0] * f.axes[0], true[:-1]])
+    else:
+        moved = np.concatenate([true[1:], true[-1:] + f.spacing[-1] * f.axes[-1]])
+    out, _ = refine_chain(_BlobNet(), [image], [(fx, fy)], moved[None], tta=True)
+    np.testing.assert_allclose(out[0].mean(axis=1), true.mean(axis=1), atol=0.05 * f.spacing.min())
+    unchanged, _ = refine_chain(_BlobNet(), [image], [(fx, fy)], true[None], tta=False)
+    np.testing.assert_allclose(unchanged[0].mean(axis=1), true.mean(axis=1), atol=1e-6)
 
 
 def test_the_curriculum_grows_errors_and_the_shape_term():
