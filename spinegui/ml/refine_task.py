@@ -285,6 +285,10 @@ class RefineTask(TrainTask):
         )
         return self.ds
 
+    def examples_per_step(self) -> int:
+        """``batch_size`` counts X-rays here too: a step takes all their vertebrae's crops."""
+        return self.cfg.batch_size * self.ds.slots
+
     def loss(self, net, batch, device, autocast):
         x, y, _ = batch
         x = x.to(device, non_blocking=True)

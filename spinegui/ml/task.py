@@ -62,6 +62,10 @@ class TrainTask:
         """A torch-style dataset of training examples with ``set_epoch(epoch)``."""
         raise NotImplementedError
 
+    def examples_per_step(self) -> int:
+        """Training examples in one mini-batch: ``batch_size`` X-rays' worth."""
+        return self.cfg.batch_size
+
     def loss(self, net: nn.Module, batch, device, autocast):
         """``LossParts`` (total, mse, bpd) of one mini-batch.
 

@@ -220,11 +220,12 @@ class _Trainer:
             seed=cfg.seed,
         )
         per_rank = len(self.sampler)
+        batch = self.task.examples_per_step()
         # BatchNorm cannot train on a final batch of one example.
-        drop_last = per_rank > cfg.batch_size and per_rank % cfg.batch_size == 1
+        drop_last = per_rank > batch and per_rank % batch == 1
         self.loader = DataLoader(
             self.tds,
-            batch_size=cfg.batch_size,
+            batch_size=batch,
             sampler=self.sampler,
             num_workers=cfg.num_workers,
             drop_last=drop_last,

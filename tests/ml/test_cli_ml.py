@@ -218,8 +218,8 @@ def test_refinement_stage_from_the_command_line(trained, tmp_path, capsys):
     meta = read_metadata(both)
     config = meta["train_config"]
     assert meta["refiner"]["crop_size"] == 32 and config["stage"] == "refine"
-    # the refinement stage's own defaults, not the paper's 4 X-rays at 1e-4
-    assert (config["batch_size"], config["lr"], config["preset"]) == (64, 1e-3, "medium")
+    # the refinement stage's own defaults: 4 X-rays' crops a step, ten times the paper's rate
+    assert (config["batch_size"], config["lr"], config["preset"]) == (4, 1e-3, "medium")
     capsys.readouterr()
     args = ["evaluate", "--model", str(both), "--device", "cpu", "--synthetic", "3",
             "--synthetic-size", "128x64", "--json"]  # fmt: skip

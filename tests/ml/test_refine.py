@@ -211,7 +211,7 @@ def two_stage(tmp_path_factory):
     tr2, _, va2 = split_data(big, 0)
     events = []
     config = TrainConfig(
-        stage="refine", base_model=str(first), preset="medium", epochs=2, batch_size=16,
+        stage="refine", base_model=str(first), preset="medium", epochs=2, batch_size=1,
         lr=1e-3, lr_schedule="cosine", select_by="cobb", device="cpu",
         out=str(folder / "both.safetensors"), refiner={"crop_size": 32, "width": 4},
     )  # fmt: skip
@@ -262,7 +262,7 @@ def test_fine_tuning_a_two_stage_model_retrains_its_refinement_stage(two_stage, 
     out = tmp_path / "tuned.safetensors"
     config = TrainConfig(
         stage="refine", init_from=str(result.checkpoint), preset="medium", epochs=1,
-        batch_size=16, lr=1e-4, device="cpu", out=str(out),
+        batch_size=1, lr=1e-4, device="cpu", out=str(out),
     )  # fmt: skip
     tuned = train(config, tr, va)
     assert tuned.ok
