@@ -260,7 +260,10 @@ class RefineTask(TrainTask):
             refiner = old_refiner.train()
             self.parent = _version_of(self.base_meta, cfg.init_from)
         else:
-            spec = RefinerSpec.from_json({**cfg.refiner, "data_preset": cfg.preset})
+            # A new stage gets the L5 output (from_json reads a card without it as "none").
+            spec = RefinerSpec.from_json(
+                {"last_head": True, **cfg.refiner, "data_preset": cfg.preset}
+            )
             refiner = build_refiner(spec)
         self.spec = spec
         hw = get_preset(spec.data_preset).hw
@@ -304,7 +307,7 @@ class RefineTask(TrainTask):
 
             predictor = Predictor(self.stage_one, self.base_meta, device)
             sizes = [(s.width, s.height) for s in self.val_set.samples]
-            preds = predictor.predict_resized(self.val_set.images(), sizes, tta=True)
+            preds = predictor.predict_resized(self.val_set.images(), sizes)
             self._first_stage = np.stack([p.landmarks for p in preds])
         return self._first_stage
 
@@ -316,9 +319,8 @@ class RefineTask(TrainTask):
             return {}
         images = [s.image for s in data.samples]
         scales = [(s.image.shape[1] / s.width, s.image.shape[0] / s.height) for s in data.samples]
-        refined, _ = refine_chain(
-            model, images, scales, self.first_stage(device), tta=True, device=device
-        )
+        # Scored as the window predicts: plain answers (the mirror only measures doubt).
+        refined, _ = refine_chain(model, images, scales, self.first_stage(device), device=device)
         true = np.stack([s.landmarks for s in data.samples])
         figures = clinical_figures(refined, true, [s.height for s in data.samples])
         return {"total": figures["mean_px"], **figures}
