@@ -56,7 +56,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--all-images", action="store_true", help="projects: include images not yet marked reviewed"
     )
-    parser.add_argument("--tta", action="store_true", help="test-time augmentation (mirror)")
+    parser.add_argument(
+        "--tta",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the mirrored pass, on by default as in the review window: a whole-image model "
+        "averages it in (measured to help); with a refinement stage it only gives the "
+        "per-corner spread (averaging measured to hurt there)",
+    )
     parser.add_argument(
         "--stage-one-only",
         action="store_true",

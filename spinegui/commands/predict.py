@@ -22,7 +22,7 @@ IMAGE_OR_DIR: image files (PNG, JPEG, TIFF, DICOM, ...) or folders of them.
 Output (--format):
   jsonl  (default) one JSON object per image: image (the path as given),
          template, width, height, landmarks (4V [x, y] pairs in AASCE order,
-         pixels of the original image), cobb_angles, model; with --tta also
+         pixels of the original image), cobb_angles, model; unless --no-tta also
          spread (per landmark, px). Written to --out or stdout.
   csv    long-format CSV (one row per landmark); needs --out FILE.
   aasce  AASCE/BoostNet folder layout (T1-L5 only); needs --out DIR.
@@ -40,7 +40,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--template", help="spine template (default: the model's, else T1-L5)")
     parser.add_argument("--out", type=Path, help="output file (or folder for aasce)")
     parser.add_argument("--format", choices=("jsonl", "csv", "aasce"), default="jsonl")
-    parser.add_argument("--tta", action="store_true", help="also run the mirrored image, average")
+    parser.add_argument(
+        "--tta",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="the mirrored pass, on by default as in the review window: a whole-image model "
+        "averages it in (measured to help); with a refinement stage it only gives the "
+        "per-corner spread (averaging measured to hurt there)",
+    )
     parser.add_argument(
         "--stage-one-only",
         action="store_true",

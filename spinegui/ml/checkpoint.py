@@ -281,7 +281,7 @@ def load_bundle(
     if spec is not None and with_refiner:
         refiner = build_refiner(spec)
         _load_state(path, refiner, REFINER_PREFIX)
-        refiner.to(device).eval()
+        refiner.to(device, memory_format=torch.channels_last).eval()  # see refine_net._forward
     return model, refiner, meta
 
 

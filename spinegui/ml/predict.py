@@ -17,8 +17,10 @@ pixel-centre convention, and left/right corners swapped back) and averages
 the two. The distance between the two estimates, per landmark, is returned
 as ``spread``: a cheap "how sure is the model here" the GUI can draw, since a
 landmark the network really sees moves with the mirror while a guess does not.
-With a refinement stage every crop is mirrored too, and the spread is that
-stage's: the distance between its plain and mirrored answer.
+With a refinement stage only the vertebra crops are mirrored, and only for the
+spread: the answer is the plain one, the same with and without ``tta`` (on the
+shipped T1-L5 model any averaging made the main Cobb angle worse, see
+``refine_chain``), so the window and ``spinegui predict`` give one answer.
 """
 
 from __future__ import annotations
@@ -270,7 +272,10 @@ class Predictor:
 
             stage_one = Preset("stage-one", *self.input_hw)
             first = np.stack([to_network_input(img, stage_one) for img in net_images])
-        a, b = self.predict_normalised(first, tta, batch_size=batch_size)
+        # With a refinement stage the mirror is the refiner's (for the spread only):
+        # averaging a mirrored first stage made the refined angles worse (measured).
+        first_tta = tta and self.refiner is None
+        a, b = self.predict_normalised(first, first_tta, batch_size=batch_size)
         landmarks, spreads = [], []
         for i, (w, h) in enumerate(sizes):
             pa = denormalize_points(a[i], w, h)

@@ -173,7 +173,9 @@ def _forward(net: nn.Module, crops: np.ndarray, device, tta: bool):
         with torch.inference_mode():
             for i in range(0, len(batch), 256):
                 x = torch.from_numpy(np.ascontiguousarray(batch[i : i + 256]))[:, None]
-                out.append(net(x.to(device)).float().cpu().numpy())
+                # channels-last: these small convolutions ran faster on CPU (54 -> 34 ms, 34 crops)
+                x = x.to(device).contiguous(memory_format=torch.channels_last)
+                out.append(net(x).float().cpu().numpy())
         return np.concatenate(out).astype(np.float64)
 
     n = len(crops)
@@ -204,8 +206,11 @@ def refine_chain(
 
     ``images`` are the X-rays cached at the refiner's data preset, with
     ``scale_xys`` (cached / original size per axis). With ``tta`` every crop
-    is also run mirrored; the two answers are averaged and their distance
-    (original pixels, (N, V, 4), from the last pass) is returned as ``spread``.
+    is also run mirrored, and the distance between the two answers (original
+    pixels, (N, V, 4), from the last pass) is returned as ``spread``, the
+    window's uncertainty. The answers are not averaged: on the shipped T1-L5
+    model averaging made the main Cobb angle worse (validation 2.66 -> 2.86
+    deg, test 2.63 -> 2.79), so the mirror only measures doubt here.
     All crops of all images go through the network together, per pass.
     ``fix_level`` (with a ``last_head`` network) repairs the chain and sets
     its level at the sacrum (see the module docstring and ``chain``).
@@ -217,7 +222,7 @@ def refine_chain(
     spreads: list[np.ndarray | None] = [None] * len(chains)
     net.eval()
 
-    def run_pass(todo: list[bool]):
+    def run_pass(todo: list[bool], mirror: bool = tta):
         """One refinement pass over the chains marked in ``todo``; returns the L5 logits."""
         from spinegui.ml.vertebra_crops import chain_frames, cut_crops, from_frame
 
@@ -229,7 +234,7 @@ def refine_chain(
         ]
         if not crops:
             return [None] * len(chains)
-        pred, logits, mirrored = _forward(net, np.concatenate(crops), device, tta)
+        pred, logits, mirrored = _forward(net, np.concatenate(crops), device, mirror)
         out_logits: list[np.ndarray | None] = [None] * len(chains)
         start = 0
         for i, f in enumerate(frames):
@@ -240,15 +245,14 @@ def refine_chain(
             if mirrored is not None:
                 m = mirrored[start:stop]
                 spreads[i] = np.linalg.norm(from_frame(p, f) - from_frame(m, f), axis=-1)
-                p = (p + m) / 2.0
             chains[i] = from_frame(p, f)
             if logits is not None:
                 out_logits[i] = logits[start:stop]
             start = stop
         return out_logits
 
-    for _ in range(n_iter):
-        run_pass([True] * len(chains))
+    for it in range(n_iter):  # the spread is the last pass's: mirror that one only
+        run_pass([True] * len(chains), mirror=tta and it == n_iter - 1)
     if fix_level and spec.last_head and n_iter > 0 and v >= 3:
         _assemble(chains, spreads, v, run_pass)
     spread = None if any(x is None for x in spreads) else np.stack(spreads)
