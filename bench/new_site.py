@@ -90,14 +90,17 @@ def make_project(folder: Path, items: list[dict], model_path: Path, card) -> Pat
     return folder
 
 
-def retrain(project: Path, device: str) -> tuple[Path, float, float]:
-    """The panel's own command with its default settings; (model, wall s, child CPU s)."""
+def retrain(project: Path, device: str, lr: float | None = None) -> tuple[Path, float, float]:
+    """The panel's own command with its default settings (or another rate, to compare);
+    (model, wall s, child CPU s)."""
     import resource
 
     from spinegui.ml.retrain import RetrainSettings, train_command
 
     out = project / "models" / "retrain-01.safetensors"
     settings = RetrainSettings(device=device)
+    if lr is not None:
+        settings.lr = lr
     program, arguments = train_command(project, out, settings)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
@@ -145,6 +148,7 @@ def main() -> int:
     ap.add_argument("--corrected", type=int, default=20)
     ap.add_argument("--eval", type=int, default=40)
     ap.add_argument("--device", default="cpu")
+    ap.add_argument("--lr", type=float, help="retrain learning rate (default: the panel's)")
     ap.add_argument("--model", help="checkpoint (default: the shipped T1-L5 model)")
     ap.add_argument("--ids", help="a file of image names to draw from (default: the card's test)")
     ap.add_argument("--json", type=Path, help="also write the rows as JSON")
@@ -186,7 +190,7 @@ def main() -> int:
             corrected, evaluation = items[: args.corrected], items[args.corrected :]
             before = score(model_path, evaluation, args.device)
             project = make_project(Path(tmp) / f"project{seed}", corrected, model_path, card)
-            out, wall, cpu = retrain(project, args.device)
+            out, wall, cpu = retrain(project, args.device, args.lr)
             after = score(out, evaluation, args.device)
             rows.append({"seed": seed, "before": before, "after": after, "wall_s": wall,
                          "cpu_s": cpu})  # fmt: skip

@@ -257,8 +257,6 @@ def build_config(args):
         for name in ("arch", "preset"):
             if parent.get(name):
                 values[name] = parent[name]
-        if args.stage is None and isinstance(parent.get("refiner"), dict):
-            values["stage"] = "refine"  # a two-stage model is retrained in its refinement stage
     stage = args.stage or values.get("stage")
     if stage == "refine" and args.resume is None:
         from spinegui.ml.train_config import REFINE_DEFAULTS

@@ -250,6 +250,9 @@ def test_the_predictor_runs_both_stages_or_the_first_alone(two_stage):
     assert not np.allclose(a.landmarks, b.landmarks)  # the refinement moved something
     assert a.spread is not None and a.spread.shape == (17, 4)
     assert a.landmarks.shape == (17, 4, 2) and (a.width, a.height) == (256, 512)
+    # the mirrored pass measures doubt only: the window's answer is the command line's
+    np.testing.assert_allclose(both.predict(image).landmarks, a.landmarks, atol=1e-6)
+    assert both.predict(image).spread is None
 
 
 def test_fine_tuning_a_two_stage_model_retrains_its_refinement_stage(two_stage, tmp_path):
@@ -272,6 +275,40 @@ def test_fine_tuning_a_two_stage_model_retrains_its_refinement_stage(two_stage, 
     for k, v in s0.state_dict().items():  # the first stage is carried over untouched
         assert torch.equal(s1.state_dict()[k], v), k
     assert any(not torch.equal(r1.state_dict()[k], v) for k, v in r0.state_dict().items())
+
+
+def test_a_retrain_of_a_two_stage_model_tunes_its_first_stage_and_keeps_the_refiner(
+    two_stage, tmp_path
+):
+    """What the panel runs (no --stage): the first stage learns the site, the
+    refinement stage is written back unchanged, so the file stays two-stage."""
+    import argparse
+
+    from spinegui.commands.train import add_arguments, build_config
+    from spinegui.ml.checkpoint import load_bundle
+    from spinegui.ml.train import train
+    from spinegui.ml.train_config import TrainConfig
+
+    _, result, _, _ = two_stage
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    cli = build_config(parser.parse_args(["--synthetic", "4", "--init-from", str(result.checkpoint)]))
+    assert (cli.stage, cli.preset) == ("landmarks", "tiny")  # the first stage, at its size
+    small = synthetic_dataset("T1-L5", 8, seed=5, preset="tiny", size=(256, 128))
+    tr, _, va = split_data(small, 0)
+    out = tmp_path / "tuned.safetensors"
+    config = TrainConfig(
+        init_from=str(result.checkpoint), preset="tiny", epochs=1, lr=1e-3, device="cpu",
+        out=str(out),
+    )  # fmt: skip
+    assert train(config, tr, va).ok
+    s1, r1, meta = load_bundle(out)
+    s0, r0, old = load_bundle(result.checkpoint)
+    assert r1 is not None and meta["refiner"] == old["refiner"]
+    for k, v in r0.state_dict().items():
+        assert torch.equal(r1.state_dict()[k], v), k
+    assert any(not torch.equal(s1.state_dict()[k], v) for k, v in s0.state_dict().items())
+    assert meta["parent"] == "both"
 
 
 def test_a_refinement_run_without_a_first_stage_is_refused(tmp_path):
