@@ -311,7 +311,7 @@ class FileActionsMixin:
 
 
 def template_choice(name: str) -> str:
-    """'T1-L5: 17 vertebrae, ... (model: t1l5-aasce-paper-fast)': what a new project gets.
+    """'T1-L5: 17 vertebrae, ... (model: t1l5-aasce-two-stage)': what a new project gets.
 
     The two templates' shipped models learnt from different data (synthetic
     phantoms, real X-rays); without naming them a reader with real X-rays took

@@ -96,7 +96,7 @@ def test_nothing_in_the_table_is_cut_off_in_a_narrow_dock(qtbot, width):
     box = RetrainResultBox()
     qtbot.addWidget(box)
     plan = SplitPlan("T1-L5", [1, 2, 3, 4], [5], val_sources={"manual": 1})
-    run = RetrainRun("retrain-01", Path("x.safetensors"), None, "t1l5-aasce-paper-fast", plan)
+    run = RetrainRun("retrain-01", Path("x.safetensors"), None, "t1l5-aasce-two-stage", plan)
     run.comparison = ComparisonEvent(1, VERTEBRAE, figures(123.456), figures(0.001))
     box.show_run(run)
     box.resize(width, 900)
