@@ -28,7 +28,7 @@ GROUPS = {
     "2": "exports and predictions never overwrite",
     "3": "image identity (training, export, prediction, import)",
     "4": "never a traceback (the listed cases and their kin)",
-    "5": "memory from a checkpoint's card (ML helper's group)",
+    "5": "memory from a checkpoint's card",
     "6": "durability (pragmas, kills, two writers)",
 }
 Result = tuple[bool, str]
