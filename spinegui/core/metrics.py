@@ -19,7 +19,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
 from spinegui.core.cobb import cobb_angles
 from spinegui.core.errors import LandmarkError, SpineguiError
@@ -244,6 +243,8 @@ def landmark_anova(pred, true) -> AnovaResult:
     accuracy: predictions shuffled between vertebrae score the same.
     """
     p, t = _batched_pair(pred, true)
+    from scipy import stats  # imported here: scipy costs the window's start-up ~0.25 s
+
     result = stats.f_oneway(p.ravel(), t.ravel())
     return AnovaResult(f=float(result.statistic), p=float(result.pvalue))
 

@@ -25,7 +25,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import scipy.io
 
 from spinegui.core.errors import FormatError, ImageLoadError
 from spinegui.core.formats.matfile import read_mat_matrix
@@ -384,6 +383,8 @@ def _write_layout(records: list[AnnotatedImage], root: Path, stage: Path, split:
     label_dir = stage / "labels" / split
     image_dir.mkdir(parents=True)
     label_dir.mkdir(parents=True)
+    import scipy.io  # only when writing: reading uses our own reader, start-up stays light
+
     names, landmark_lines, angle_lines = [], [], []
     for rec in records:
         final = root / "data" / split / rec.name

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import BinaryIO
 
 from spinegui.core.errors import ImageLoadError
-from spinegui.core.imageio.dicom import read_dicom_header
 from spinegui.core.imageio.files import open_image_file, read_failed
 
 SUPPORTED_HINT = "Supported formats: PNG, JPEG, BMP, TIFF (8/16-bit) and DICOM."
@@ -69,6 +68,8 @@ def read_header(f: BinaryIO, path: Path) -> ImageHeader:
     frames = 1
     try:
         if fmt == "dicom":
+            from spinegui.core.imageio.dicom import read_dicom_header  # pydicom: when needed
+
             width, height, frames = read_dicom_header(f, path)
         else:
             width, height = RASTER_SIZE_READERS[fmt](f)

@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from spinegui.core.errors import ImageLoadError
-from spinegui.core.imageio.dicom import decode_dicom, modality_pixels
 from spinegui.core.imageio.files import open_image_file, read_all, sha256_of
 from spinegui.core.imageio.headers import ImageHeader, read_header
 from spinegui.core.imageio.loaded import LoadedImage, default_window, percentile_window
@@ -49,6 +48,9 @@ def load_image(path: str | os.PathLike[str], max_pixels: int = DEFAULT_MAX_PIXEL
     sha256 = sha256_of(data)
     try:
         if header.format == "dicom":
+            # pydicom (~0.25 s) is imported with the first DICOM, not at start-up
+            from spinegui.core.imageio.dicom import decode_dicom, modality_pixels
+
             frame = decode_dicom(data, path)
             del data
             dicom = modality_pixels(frame, path)
