@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from spinegui.commands.predict import add_model_run_arguments
+
 NAME = "evaluate"
 HELP = "measure a model's landmark and Cobb-angle accuracy against a mean-shape baseline"
 DESCRIPTION = """\
@@ -56,20 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--all-images", action="store_true", help="projects: include images not yet marked reviewed"
     )
-    parser.add_argument(
-        "--tta",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="the mirrored pass, on by default as in the review window: a whole-image model "
-        "averages it in (measured to help); with a refinement stage it only gives the "
-        "per-corner spread (averaging measured to hurt there)",
-    )
-    parser.add_argument(
-        "--stage-one-only",
-        action="store_true",
-        help="a two-stage model's first stage alone (the paper's network), without refinement",
-    )
-    parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
+    add_model_run_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument(
         "--plot",

@@ -34,12 +34,9 @@ Exit status: 0 all images done, 1 some images skipped, 2 nothing could run.
 """
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="images or folders")
-    parser.add_argument("--model", type=Path, help="checkpoint (default: the shipped model)")
-    parser.add_argument("--template", help="spine template (default: the model's, else T1-L5)")
-    parser.add_argument("--out", type=Path, help="output file (or folder for aasce)")
-    parser.add_argument("--format", choices=("jsonl", "csv", "aasce"), default="jsonl")
+def add_model_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """--tta, --stage-one-only and --device: how a model is run, the same for predict
+    and evaluate so that an evaluation scores exactly what a prediction gives."""
     parser.add_argument(
         "--tta",
         action=argparse.BooleanOptionalAction,
@@ -54,6 +51,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="a two-stage model's first stage alone (the paper's network), without refinement",
     )
     parser.add_argument("--device", default="auto", help="auto (default), cpu, cuda, mps")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("inputs", nargs="+", metavar="IMAGE_OR_DIR", help="images or folders")
+    parser.add_argument("--model", type=Path, help="checkpoint (default: the shipped model)")
+    parser.add_argument("--template", help="spine template (default: the model's, else T1-L5)")
+    parser.add_argument("--out", type=Path, help="output file (or folder for aasce)")
+    parser.add_argument("--format", choices=("jsonl", "csv", "aasce"), default="jsonl")
+    add_model_run_arguments(parser)
     parser.add_argument("--batch-size", type=int, default=4, help="images per forward pass")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--overwrite", action="store_true", help="replace --out if it exists")

@@ -293,11 +293,7 @@ class RefineTask(TrainTask):
         return self.cfg.batch_size * self.ds.slots
 
     def loss(self, net, batch, device, autocast):
-        x, y, _ = batch
-        x = x.to(device, non_blocking=True)
-        y = y.to(device, non_blocking=True)
-        with autocast():
-            pred = net(x)
+        pred, y = self.forward(net, batch, device, autocast)
         return refine_loss(pred, y, self.ds.shape_weight)
 
     def first_stage(self, device) -> np.ndarray:

@@ -74,6 +74,13 @@ class TrainTask:
         """
         raise NotImplementedError
 
+    @staticmethod
+    def forward(net: nn.Module, batch, device, autocast):
+        """(prediction, target) of one (input, target, ...) mini-batch, on ``device``."""
+        x, y = batch[0].to(device, non_blocking=True), batch[1].to(device, non_blocking=True)
+        with autocast():
+            return net(x), y
+
     def validate(self, model: nn.Module, device) -> dict[str, float | None]:
         """Validation figures, ``total`` (the loss) among them; see ``clinical_figures``."""
         raise NotImplementedError
@@ -200,11 +207,7 @@ class LandmarkTask(TrainTask):
     def loss(self, net, batch, device, autocast):
         from spinegui.ml.losses import mse_bpd_loss
 
-        x, y, _ = batch
-        x = x.to(device, non_blocking=True)
-        y = y.to(device, non_blocking=True)
-        with autocast():
-            pred = net(x)
+        pred, y = self.forward(net, batch, device, autocast)
         return mse_bpd_loss(pred.float(), y, alpha=self.cfg.alpha)
 
     def validate(self, model, device):
