@@ -292,7 +292,8 @@ def test_a_retrain_of_a_two_stage_model_tunes_its_first_stage_and_keeps_the_refi
     _, result, _, _ = two_stage
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    cli = build_config(parser.parse_args(["--synthetic", "4", "--init-from", str(result.checkpoint)]))
+    argv = ["--synthetic", "4", "--init-from", str(result.checkpoint)]
+    cli = build_config(parser.parse_args(argv))
     assert (cli.stage, cli.preset) == ("landmarks", "tiny")  # the first stage, at its size
     small = synthetic_dataset("T1-L5", 8, seed=5, preset="tiny", size=(256, 128))
     tr, _, va = split_data(small, 0)
