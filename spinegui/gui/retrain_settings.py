@@ -87,7 +87,10 @@ class RetrainSettingsBox(QGroupBox):
         self.start_combo.addItem("Start a new model from scratch", "scratch")
         self.start_combo.setToolTip(
             "Improving the current model keeps what it already knows and needs less time and "
-            "fewer images. A new model learns only from this project's images."
+            "fewer images. A new model learns only from this project's images.\n"
+            "A two-stage model is improved in its whole-X-ray stage, which finds each "
+            "vertebra's level; its close-up stage is kept as it is (measured: that is what "
+            "adapts to another hospital's X-rays). A new model has the whole-X-ray stage only."
         )
         self.start_hint = hint("")
         self.epochs_spin = QSpinBox()
