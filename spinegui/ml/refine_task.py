@@ -260,10 +260,7 @@ class RefineTask(TrainTask):
             refiner = old_refiner.train()
             self.parent = _version_of(self.base_meta, cfg.init_from)
         else:
-            # A new stage gets the L5 output (from_json reads a card without it as "none").
-            spec = RefinerSpec.from_json(
-                {"last_head": True, **cfg.refiner, "data_preset": cfg.preset}
-            )
+            spec = RefinerSpec.from_json({**cfg.refiner, "data_preset": cfg.preset})
             refiner = build_refiner(spec)
         self.spec = spec
         hw = get_preset(spec.data_preset).hw

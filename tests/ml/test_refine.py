@@ -102,12 +102,12 @@ def test_training_crops_show_their_target_corners_after_moves_and_mirroring():
 
 def test_each_image_also_gives_an_example_below_l5_and_l5_is_labelled():
     data = synthetic_dataset("T1-L5", 2, seed=0, preset="medium", size=(256, 128))
-    ds = CropDataset(data, RefinerSpec(), augment=False)
+    ds = CropDataset(data, RefinerSpec(last_head=True), augment=False)
     assert len(ds) == 2 * 18
     targets = np.stack([ds[k][1].numpy() for k in range(18)])
     assert (targets[:17, 8] == 1).all() and targets[17, 8] == 0  # no corners below L5
     assert targets[:, 9].tolist() == [0.0] * 16 + [1.0, 0.0]  # only L5 is L5
-    no_head = CropDataset(data, RefinerSpec(last_head=False), augment=False)
+    no_head = CropDataset(data, RefinerSpec(), augment=False)
     assert len(no_head) == 2 * 17
 
 
